@@ -1,0 +1,40 @@
+"""geocalliper: CaLLiPer location embeddings for GeoPandas.
+
+CaLLiPer learns a continuous function from coordinates to vectors (multi-scale Grid
+positional encoding + residual MLP), aligned by contrastive learning with sentence
+embeddings of the points of interest around. Because it is a function, it embeds
+places it has never seen.
+
+Examples
+--------
+>>> import geocalliper as gc
+>>> pois = gc.read_osm_pbf(gc.datasets.helsinki_osm_path())
+>>> pois["text"] = gc.osm_text(pois)
+>>> model = gc.CaLLiPer(max_epochs=5).fit(pois)   # doctest: +SKIP
+>>> emb = model.embed(pois)                        # doctest: +SKIP
+"""
+
+__version__ = "0.1.0"
+
+from . import datasets, exceptions
+from .calliper import CaLLiPer
+from .encoders import FCNet, GridEncoding, LocationEncoder
+from .poi import category_text, make_text, osm_text, read_osm_pbf, read_pois
+from .text import TextEmbeddingCache, TextEncoder
+
+__all__ = [
+    "CaLLiPer",
+    "FCNet",
+    "GridEncoding",
+    "LocationEncoder",
+    "TextEmbeddingCache",
+    "TextEncoder",
+    "__version__",
+    "category_text",
+    "datasets",
+    "exceptions",
+    "make_text",
+    "osm_text",
+    "read_osm_pbf",
+    "read_pois",
+]

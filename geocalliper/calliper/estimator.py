@@ -1,0 +1,459 @@
+"""The :class:`CaLLiPer` estimator: ``fit`` on POIs, ``embed`` any points, ``save``/``load``."""
+
+from __future__ import annotations
+
+import inspect
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import torch
+from pyproj import CRS
+from tqdm.auto import tqdm
+
+from .._constants import CALLIPER_KIND, DEFAULT_TEXT_MODEL, TEXT_COLUMN, embedding_columns
+from ..coords import (
+    as_geoseries,
+    estimate_metric_crs,
+    metric_crs,
+    points_to_xy,
+    project_points,
+    to_points,
+)
+from ..exceptions import EmptyDataError, MissingColumnError, ModelFileError, NotFittedError
+from ..persistence import load_model_dir, save_model_dir
+from ..poi import make_text
+from ..text import TextEncoder
+from .dataset import ContrastiveDataset, train_val_split
+from .module import CaLLiPerModule
+from .training import TrainingConfig, train_contrastive
+
+_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+#: parameters that describe where and how to run, not the model; not saved
+_RUNTIME_PARAMS = ("device", "cache_dir", "progress")
+#: fewest POIs that make a training and a validation set
+MIN_POIS = 10
+
+
+def default_device() -> str:
+    """``"cuda"`` when a GPU is available, else ``"cpu"``."""
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+class CaLLiPer:
+    """CaLLiPer location encoder, pre-trained contrastively on POIs and their texts.
+
+    Configuration goes in ``__init__``; learned state (attributes ending in ``_``)
+    appears after :meth:`fit` or :meth:`load`.
+
+    Parameters
+    ----------
+    crs
+        Projected CRS in metres in which coordinates are encoded. ``None`` (default)
+        picks the UTM zone of the training POIs (``estimate_utm_crs``). Stored with
+        the model; every input is reprojected to it.
+    num_scales, lambda_min, lambda_max
+        Grid encoding: ``S`` scales between ``lambda_min`` and ``lambda_max`` metres
+        (reference: 32, 100 m, 10 km).
+    embedding_dim, hidden_dim, num_blocks, dropout
+        FCNet shape (reference: 128, 256, 4, 0.5).
+    text_model
+        sentence-transformers model name or folder; ``None`` is the bundled
+        all-MiniLM-L6-v2, loaded offline.
+    temperature, max_logit_scale
+        Initial InfoNCE temperature (0.07) and the cap on the learnable logit scale (100).
+    batch_size, max_epochs, learning_rate, weight_decay, val_fraction, patience
+        Training: AdamW (no weight decay on biases and the scale), a random
+        validation split, the best epoch by validation loss is kept, and training
+        stops after ``patience`` epochs without improvement.
+    seed
+        Seeds the split, the initial weights and the batch order.
+    dtype
+        ``"float32"`` (default) or ``"float64"``.
+    device
+        Torch device; default CUDA when available, else CPU.
+    cache_dir
+        Folder of the text-embedding cache (default: the user cache folder).
+    progress
+        Show progress bars.
+
+    Attributes
+    ----------
+    crs_ : pyproj.CRS
+        The CRS coordinates are encoded in.
+    module_ : CaLLiPerModule
+        The trained torch module (location encoder, text projector, logit scale).
+    history_ : pandas.DataFrame
+        Per-epoch ``train_loss``, ``val_loss``, ``temperature`` and ``seconds``.
+    best_epoch_ : int
+        Epoch whose weights were kept.
+    text_model_id_ : str
+        Identifier of the text model the projector was trained against.
+    timings_ : dict
+        Seconds spent in ``fit`` on ``"text"`` embedding and ``"train"``ing.
+
+    Examples
+    --------
+    >>> from geocalliper import CaLLiPer, read_osm_pbf, osm_text
+    >>> from geocalliper.datasets import helsinki_osm_path
+    >>> pois = read_osm_pbf(helsinki_osm_path())
+    >>> pois["text"] = osm_text(pois)
+    >>> model = CaLLiPer(max_epochs=5).fit(pois)          # doctest: +SKIP
+    >>> model.embed(pois.head()).shape                     # doctest: +SKIP
+    (5, 128)
+    >>> model.save("helsinki-calliper")                    # doctest: +SKIP
+    >>> same = CaLLiPer.load("helsinki-calliper")          # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        *,
+        crs: Any = None,
+        num_scales: int = 32,
+        lambda_min: float = 100.0,
+        lambda_max: float = 10_000.0,
+        embedding_dim: int = 128,
+        hidden_dim: int = 256,
+        num_blocks: int = 4,
+        dropout: float = 0.5,
+        text_model: str | None = None,
+        temperature: float = 0.07,
+        max_logit_scale: float = 100.0,
+        batch_size: int = 1024,
+        max_epochs: int = 50,
+        learning_rate: float = 1e-3,
+        weight_decay: float = 0.01,
+        val_fraction: float = 0.1,
+        patience: int = 5,
+        seed: int = 0,
+        dtype: str = "float32",
+        device: str | None = None,
+        cache_dir: str | os.PathLike | None = None,
+        progress: bool = True,
+    ) -> None:
+        self.crs = crs
+        self.num_scales = num_scales
+        self.lambda_min = lambda_min
+        self.lambda_max = lambda_max
+        self.embedding_dim = embedding_dim
+        self.hidden_dim = hidden_dim
+        self.num_blocks = num_blocks
+        self.dropout = dropout
+        self.text_model = text_model
+        self.temperature = temperature
+        self.max_logit_scale = max_logit_scale
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.val_fraction = val_fraction
+        self.patience = patience
+        self.seed = seed
+        self.dtype = dtype
+        self.device = device
+        self.cache_dir = cache_dir
+        self.progress = progress
+
+    # ------------------------------------------------------------------ params
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__)
+        return [p for p in sig.parameters if p != "self"]
+
+    def get_params(self) -> dict[str, Any]:
+        """Constructor parameters, as in scikit-learn."""
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params: Any) -> CaLLiPer:
+        """Set constructor parameters; unknown names raise ``ValueError``."""
+        unknown = set(params) - set(self._param_names())
+        if unknown:
+            raise ValueError(f"Unknown parameter(s) {sorted(unknown)}.")
+        for k, v in params.items():
+            setattr(self, k, v)
+        return self
+
+    def __repr__(self) -> str:
+        defaults = {
+            k: p.default for k, p in inspect.signature(type(self).__init__).parameters.items()
+        }
+        changed = [f"{k}={v!r}" for k, v in self.get_params().items() if defaults.get(k) != v]
+        return f"CaLLiPer({', '.join(changed)})"
+
+    def _check_params(self) -> None:
+        if self.dtype not in _DTYPES:
+            raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}.")
+        for name in ("num_scales", "embedding_dim", "hidden_dim", "batch_size", "max_epochs"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+        if self.batch_size < 2:
+            raise ValueError("batch_size must be at least 2 for a contrastive loss.")
+
+    # ------------------------------------------------------------------ state
+    @property
+    def is_fitted(self) -> bool:
+        """Whether the model has learned state (after ``fit`` or ``load``)."""
+        return hasattr(self, "module_")
+
+    def _check_fitted(self) -> None:
+        if not self.is_fitted:
+            raise NotFittedError(
+                "This CaLLiPer model is not fitted yet. Call model.fit(pois) or "
+                "CaLLiPer.load(path) first."
+            )
+
+    @property
+    def device_(self) -> torch.device:
+        """Device the fitted module lives on."""
+        self._check_fitted()
+        return next(self.module_.parameters()).device
+
+    def _new_module(self, text_dim: int) -> CaLLiPerModule:
+        return CaLLiPerModule(
+            text_dim=text_dim,
+            temperature=self.temperature,
+            max_logit_scale=self.max_logit_scale,
+            dtype=_DTYPES[self.dtype],
+            num_scales=self.num_scales,
+            lambda_min=self.lambda_min,
+            lambda_max=self.lambda_max,
+            embedding_dim=self.embedding_dim,
+            hidden_dim=self.hidden_dim,
+            num_blocks=self.num_blocks,
+            dropout=self.dropout,
+        )
+
+    # ------------------------------------------------------------------ fit
+    def _texts(
+        self, pois: gpd.GeoDataFrame, text: str | Sequence[str] | pd.Series | Callable
+    ) -> list[str]:
+        if isinstance(text, str) and text not in pois.columns and "{" not in text:
+            raise MissingColumnError(
+                f"The POIs have no text column {text!r} (columns: {list(pois.columns)}). "
+                "Pass text='your_column', a template like 'A place of {fclass}', or build "
+                "one with geocalliper.osm_text(pois) / geocalliper.category_text(pois)."
+            )
+        if isinstance(text, str) or callable(text):
+            values = make_text(pois, text)
+        elif isinstance(text, pd.Series):
+            values = text.reindex(pois.index)
+        else:
+            values = pd.Series(list(text), dtype=object)
+            if len(values) != len(pois):
+                raise ValueError(f"{len(values)} texts given for {len(pois)} POIs.")
+        values = pd.Series(np.asarray(values, dtype=object))
+        blank = values.isna() | (values.astype(str).str.strip() == "")
+        if blank.any():
+            raise ValueError(
+                f"{int(blank.sum())} of {len(values)} POIs have no text (e.g. index "
+                f"{list(pois.index[blank.to_numpy()][:5])}). Drop them first, e.g. "
+                "pois[pois['text'].notna()], or fill them."
+            )
+        return values.astype(str).tolist()
+
+    def fit(
+        self,
+        pois: gpd.GeoDataFrame,
+        text: str | Sequence[str] | pd.Series | Callable = TEXT_COLUMN,
+    ) -> CaLLiPer:
+        """Pre-train on POIs: pairs of (location, text).
+
+        Parameters
+        ----------
+        pois
+            GeoDataFrame of POIs in any CRS. Non-point geometries are reduced to
+            their representative point, with a warning.
+        text
+            Name of the text column (default ``"text"``), a format template over
+            columns (``"A place of {fclass}"``), a Series aligned to the index, a
+            list in row order, or a callable of the frame.
+
+        Returns
+        -------
+        CaLLiPer
+            ``self``, fitted.
+        """
+        self._check_params()
+        geoms = as_geoseries(pois, name="POIs")
+        if not isinstance(pois, gpd.GeoDataFrame):
+            pois = gpd.GeoDataFrame(geometry=geoms)
+        if len(geoms) < MIN_POIS:
+            raise EmptyDataError(
+                f"Need at least {MIN_POIS} POIs to train and validate, got {len(geoms)}."
+            )
+        texts = self._texts(pois, text)
+        points = to_points(geoms, name="POIs")
+        crs = metric_crs(self.crs) if self.crs is not None else estimate_metric_crs(points)
+        xy = project_points(points, crs, name="POIs")
+
+        t0 = time.perf_counter()
+        encoder = TextEncoder(self.text_model, cache_dir=self.cache_dir, progress=self.progress)
+        table, codes = encoder.encode_unique(texts)
+        t_text = time.perf_counter() - t0
+
+        device = torch.device(self.device or default_device())
+        torch.manual_seed(self.seed)
+        module = self._new_module(table.shape[1]).to(device)
+        data = ContrastiveDataset.from_numpy(xy, table, codes, device=device)
+        train_idx, val_idx = train_val_split(len(data), self.val_fraction, self.seed)
+        config = TrainingConfig(
+            batch_size=self.batch_size,
+            max_epochs=self.max_epochs,
+            learning_rate=self.learning_rate,
+            weight_decay=self.weight_decay,
+            patience=self.patience,
+            seed=self.seed,
+            progress=self.progress,
+        )
+        history, best_epoch = train_contrastive(module, data, train_idx, val_idx, config)
+        t_train = time.perf_counter() - t0 - t_text
+
+        self.module_ = module
+        self.crs_ = crs
+        self.history_ = history
+        self.best_epoch_ = best_epoch
+        self.text_model_id_ = encoder.model_id
+        self.text_dim_ = int(table.shape[1])
+        self.n_pois_ = len(xy)
+        self.timings_ = {"text": t_text, "train": t_train}
+        return self
+
+    # ------------------------------------------------------------------ embed
+    @torch.inference_mode()
+    def embed_coords(
+        self,
+        xy: np.ndarray,
+        *,
+        batch_size: int = 65_536,
+        normalize: bool = False,
+        progress: bool | None = None,
+    ) -> np.ndarray:
+        """Embed ``(N, 2)`` coordinates already in :attr:`crs_` (metres).
+
+        The low-level path under :meth:`embed`: no reprojection, no checks beyond
+        finiteness. Returns ``(N, embedding_dim)`` in the model's dtype.
+        """
+        self._check_fitted()
+        xy = np.asarray(xy, dtype=np.float64)
+        if xy.ndim != 2 or xy.shape[1] != 2:
+            raise ValueError(f"xy must have shape (N, 2), got {xy.shape}.")
+        if not np.isfinite(xy).all():
+            raise ValueError("xy holds NaN or infinite coordinates; drop them first.")
+        module = self.module_.eval()
+        device = self.device_
+        out = np.empty((len(xy), self.embedding_dim), dtype=str(_DTYPES[self.dtype]).split(".")[1])
+        show = (self.progress if progress is None else progress) and len(xy) > 4 * batch_size
+        for start in tqdm(
+            range(0, len(xy), batch_size), desc="embed", unit="batch", disable=not show
+        ):
+            chunk = torch.from_numpy(xy[start : start + batch_size]).to(device)
+            emb = module.location(chunk)
+            if normalize:
+                emb = torch.nn.functional.normalize(emb, dim=-1)
+            out[start : start + len(chunk)] = emb.cpu().numpy()
+        return out
+
+    def embed(
+        self,
+        points: gpd.GeoDataFrame | gpd.GeoSeries,
+        *,
+        batch_size: int = 65_536,
+        normalize: bool = False,
+    ) -> pd.DataFrame:
+        """Embed points given in any CRS.
+
+        Parameters
+        ----------
+        points
+            GeoDataFrame or GeoSeries with a CRS and a unique index. Non-point
+            geometries are embedded at their representative point, with a warning.
+        batch_size
+            Points per forward pass.
+        normalize
+            L2-normalise the embeddings (as the contrastive loss sees them).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Aligned to the input index, columns ``calliper_0 …``, float32 (float64
+            when the model was built with ``dtype="float64"``).
+        """
+        self._check_fitted()
+        xy, index = points_to_xy(points, self.crs_)
+        emb = self.embed_coords(xy, batch_size=batch_size, normalize=normalize)
+        return pd.DataFrame(emb, index=index, columns=embedding_columns(emb.shape[1]))
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write ``config.json`` and ``model.safetensors`` into the folder ``path``."""
+        self._check_fitted()
+        params = {k: v for k, v in self.get_params().items() if k not in _RUNTIME_PARAMS}
+        params["crs"] = None
+        config = {
+            "params": params,
+            "crs": {"wkt": self.crs_.to_wkt(), "epsg": self.crs_.to_epsg()},
+            "text_model": self.text_model_id_,
+            "text_dim": self.text_dim_,
+            "n_pois": self.n_pois_,
+            "best_epoch": self.best_epoch_,
+            "history": self.history_.to_dict("records"),
+        }
+        return save_model_dir(path, CALLIPER_KIND, config, self.module_.state_dict())
+
+    @classmethod
+    def load(
+        cls, path: str | os.PathLike, *, device: str | None = None, **runtime: Any
+    ) -> CaLLiPer:
+        """Load a model saved with :meth:`save`; it embeds exactly as before.
+
+        ``device`` and ``runtime`` (``cache_dir``, ``progress``) set how it runs here.
+        Raises :class:`~geocalliper.exceptions.ModelFileError` for a missing, corrupt
+        or mismatched directory.
+        """
+        config, tensors = load_model_dir(path, CALLIPER_KIND)
+        try:
+            params = dict(config["params"])
+            unknown = set(params) - set(cls._param_names())
+            if unknown:
+                raise ModelFileError(f"Unknown parameters {sorted(unknown)} in the config.")
+            crs_info = config["crs"]
+            crs = (
+                CRS.from_epsg(crs_info["epsg"])
+                if crs_info.get("epsg")
+                else CRS.from_wkt(crs_info["wkt"])
+            )
+            text_model = config["text_model"]
+            text_dim = int(config["text_dim"])
+            model = cls(**params, device=device, **runtime)
+            model._check_params()
+            module = model._new_module(text_dim)
+            module.load_state_dict(tensors, strict=True)
+        except ModelFileError:
+            raise
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise ModelFileError(
+                f"The model in {str(path)!r} does not match its config.json ({exc}). "
+                "Save the model again with model.save(path)."
+            ) from exc
+        model.module_ = module.to(torch.device(device or default_device())).eval()
+        model.crs_ = metric_crs(crs)
+        model.history_ = pd.DataFrame(config.get("history", []))
+        model.best_epoch_ = int(config.get("best_epoch", 0))
+        model.text_model_id_ = text_model
+        model.text_dim_ = text_dim
+        model.n_pois_ = int(config.get("n_pois", 0))
+        model.timings_ = {}
+        if params.get("text_model") is None and text_model != DEFAULT_TEXT_MODEL:
+            model.text_model = text_model.removeprefix("local:")
+        return model
+
+    def _temperature(self) -> float:
+        self._check_fitted()
+        return math.exp(-float(self.module_.logit_scale))

@@ -1,0 +1,87 @@
+"""The CaLLiPer torch module and its contrastive loss. Pure tensors, no I/O."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..encoders import LocationEncoder
+
+
+class CaLLiPerModule(nn.Module):
+    """Location encoder, text projector and learnable temperature.
+
+    ``forward(coords, text_embeddings)`` returns the L2-normalised location and
+    projected text embeddings, ready for :func:`contrastive_loss`.
+
+    Parameters
+    ----------
+    text_dim
+        Size of the frozen text embeddings (384 for all-MiniLM-L6-v2).
+    temperature
+        Initial temperature; the learnable logit scale starts at ``ln(1/temperature)``.
+    max_logit_scale
+        The logit scale ``exp(s)`` is clamped to at most this value, as in CLIP.
+    **location_kwargs
+        Passed to :class:`~geocalliper.encoders.LocationEncoder`.
+
+    Examples
+    --------
+    >>> m = CaLLiPerModule(text_dim=8, num_scales=4, embedding_dim=16)
+    >>> loc, txt = m(torch.zeros(4, 2, dtype=torch.float64), torch.randn(4, 8))
+    >>> loc.shape, txt.shape
+    (torch.Size([4, 16]), torch.Size([4, 16]))
+    """
+
+    def __init__(
+        self,
+        text_dim: int = 384,
+        temperature: float = 0.07,
+        max_logit_scale: float = 100.0,
+        dtype: torch.dtype = torch.float32,
+        **location_kwargs: float,
+    ) -> None:
+        super().__init__()
+        self.location = LocationEncoder(dtype=dtype, **location_kwargs)
+        embedding_dim = self.location.net.output.out_features
+        self.text_projector = nn.Linear(text_dim, embedding_dim).to(dtype)
+        self.logit_scale = nn.Parameter(torch.tensor(math.log(1.0 / temperature), dtype=dtype))
+        self.max_log_scale = math.log(max_logit_scale)
+
+    def forward(
+        self, coords: torch.Tensor, text_embeddings: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        loc = F.normalize(self.location(coords), dim=-1)
+        txt = F.normalize(self.project_text(text_embeddings), dim=-1)
+        return loc, txt
+
+    def project_text(self, text_embeddings: torch.Tensor) -> torch.Tensor:
+        """Project frozen text embeddings into the location-embedding space."""
+        return self.text_projector(text_embeddings.to(self.text_projector.weight.dtype))
+
+    @torch.no_grad()
+    def clamp_logit_scale_(self) -> None:
+        """Keep ``exp(s)`` within ``[1, max_logit_scale]``, as CLIP does."""
+        self.logit_scale.clamp_(0.0, self.max_log_scale)
+
+
+def contrastive_loss(
+    loc: torch.Tensor, txt: torch.Tensor, logit_scale: torch.Tensor
+) -> torch.Tensor:
+    r"""Bidirectional InfoNCE: mean of location→text and text→location cross-entropy.
+
+    ``logits = exp(s) · L Tᵀ`` with matching pairs on the diagonal; ``loc`` and
+    ``txt`` are expected L2-normalised.
+
+    Examples
+    --------
+    >>> eye = torch.eye(3)
+    >>> float(contrastive_loss(eye, eye, torch.tensor(0.0))) > 0
+    True
+    """
+    logits = logit_scale.exp() * loc @ txt.T
+    target = torch.arange(loc.shape[0], device=loc.device)
+    return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))

@@ -1,0 +1,230 @@
+"""From geometries in any CRS to validated metric coordinates.
+
+Everything that turns user geometries into the ``(N, 2)`` float64 arrays the
+encoders take lives here: type, emptiness, CRS and geometry checks, the choice
+of a projected metric CRS, reprojection, and the reduction of non-point
+geometries to points.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+
+from .exceptions import (
+    CRSError,
+    DuplicateIndexError,
+    EmptyDataError,
+    InvalidGeometryError,
+    MissingCRSError,
+)
+
+GeoLike = gpd.GeoDataFrame | gpd.GeoSeries
+
+
+def _labels(index: pd.Index, mask: np.ndarray, limit: int = 5) -> str:
+    bad = list(index[mask][:limit])
+    more = int(mask.sum()) - len(bad)
+    return ", ".join(map(repr, bad)) + (f" and {more} more" if more > 0 else "")
+
+
+def as_geoseries(data: Any, *, name: str = "points", unique_index: bool = True) -> gpd.GeoSeries:
+    """Validate ``data`` and return its active geometry as a GeoSeries.
+
+    Checks, in order: a GeoDataFrame or GeoSeries was given; it has rows; it has a
+    CRS; its index is unique (when ``unique_index``); no geometry is missing or empty.
+
+    Parameters
+    ----------
+    data
+        GeoDataFrame or GeoSeries.
+    name
+        What the data is, for error messages.
+    unique_index
+        Refuse duplicate index labels, because results are aligned to the index.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import Point
+    >>> as_geoseries(gpd.GeoSeries([Point(0, 0)], crs=4326)).size
+    1
+    """
+    if isinstance(data, gpd.GeoDataFrame):
+        if data._geometry_column_name not in data.columns:
+            raise InvalidGeometryError(
+                f"The {name} GeoDataFrame has no active geometry column; "
+                "set one with gdf.set_geometry('column')."
+            )
+        geoms = data.geometry
+    elif isinstance(data, gpd.GeoSeries):
+        geoms = data
+    else:
+        raise TypeError(
+            f"{name} must be a GeoDataFrame or GeoSeries, got {type(data).__name__}. "
+            "Build one with geopandas.GeoDataFrame(df, geometry=geopandas.points_from_xy"
+            "(df.lon, df.lat), crs='EPSG:4326')."
+        )
+    if len(geoms) == 0:
+        raise EmptyDataError(f"The {name} frame is empty: there is nothing to embed.")
+    if geoms.crs is None:
+        raise MissingCRSError(
+            f"The {name} have no CRS, so their coordinates cannot be placed. Set it with "
+            "gdf.set_crs('EPSG:4326') (longitude/latitude) or the CRS they are in."
+        )
+    if unique_index and not geoms.index.is_unique:
+        dup = geoms.index.duplicated(keep=False)
+        raise DuplicateIndexError(
+            f"The {name} index has duplicate labels ({_labels(geoms.index, dup)}), so "
+            "results could not be aligned to it. Use gdf.reset_index(drop=True) first."
+        )
+    missing = np.asarray(geoms.isna() | geoms.is_empty)
+    if missing.any():
+        raise InvalidGeometryError(
+            f"{int(missing.sum())} of the {name} have a missing or empty geometry "
+            f"(index {_labels(geoms.index, missing)}). Drop them first, e.g. "
+            "gdf[~(gdf.geometry.isna() | gdf.geometry.is_empty)]."
+        )
+    return geoms
+
+
+def to_points(geoms: gpd.GeoSeries, *, name: str = "points", warn: bool = True) -> gpd.GeoSeries:
+    """Reduce non-point geometries to their representative point.
+
+    A representative point is guaranteed to lie inside its polygon or on its line
+    (unlike a centroid). Points are returned unchanged. When anything was reduced
+    and ``warn`` is true, a ``UserWarning`` says how many and of which types.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import box
+    >>> to_points(gpd.GeoSeries([box(0, 0, 2, 2)]), warn=False).iloc[0].wkt
+    'POINT (1 1)'
+    """
+    types = np.asarray(geoms.geom_type)
+    non_point = types != "Point"
+    if not non_point.any():
+        return geoms
+    out = geoms.copy()
+    out[non_point] = geoms[non_point].representative_point()
+    if warn:
+        counts = pd.Series(types[non_point]).value_counts()
+        kinds = ", ".join(f"{n} {t}" for t, n in counts.items())
+        warnings.warn(
+            f"{int(non_point.sum())} of the {name} are not points ({kinds}); each was "
+            "embedded at its representative point (a point inside the geometry). Reduce "
+            "them yourself first to choose another point.",
+            UserWarning,
+            stacklevel=3,
+        )
+    return out
+
+
+def metric_crs(crs: Any) -> CRS:
+    """Return ``crs`` as a ``pyproj.CRS`` after checking it is projected, in metres.
+
+    Raises
+    ------
+    CRSError
+        If the CRS is geographic or its axes are not in metres.
+
+    Examples
+    --------
+    >>> metric_crs("EPSG:32618").to_epsg()
+    32618
+    """
+    try:
+        out = CRS.from_user_input(crs)
+    except Exception as exc:
+        raise CRSError(f"Cannot read the CRS {crs!r}: {exc}") from exc
+    if not out.is_projected:
+        raise CRSError(
+            f"The CRS {out.name!r} is not projected; the encoder needs coordinates in "
+            "metres. Pass a projected CRS such as gdf.estimate_utm_crs(), or leave crs=None "
+            "to let geocalliper choose one."
+        )
+    units = {(ax.unit_name or "").lower() for ax in out.axis_info}
+    if not units <= {"metre", "meter", "m"}:
+        raise CRSError(
+            f"The CRS {out.name!r} has axes in {sorted(units)}, not metres. Pass a projected "
+            "CRS in metres, e.g. gdf.estimate_utm_crs()."
+        )
+    return out
+
+
+def estimate_metric_crs(geoms: gpd.GeoSeries) -> CRS:
+    """Choose a UTM CRS in metres that suits ``geoms`` (``estimate_utm_crs``)."""
+    try:
+        return geoms.estimate_utm_crs()
+    except Exception as exc:  # e.g. bounds outside any UTM zone
+        raise CRSError(
+            f"Could not choose a UTM CRS for these data ({exc}). Pass crs= with a projected "
+            "CRS in metres."
+        ) from exc
+
+
+def _check_geographic_range(geoms: gpd.GeoSeries, name: str) -> None:
+    if not geoms.crs.is_geographic:
+        return
+    x = np.asarray(geoms.x)
+    y = np.asarray(geoms.y)
+    bad = ~((np.abs(x) <= 180.0) & (np.abs(y) <= 90.0))
+    if bad.any():
+        raise InvalidGeometryError(
+            f"{int(bad.sum())} of the {name} lie outside longitude ±180 / latitude ±90 "
+            f"(index {_labels(geoms.index, bad)}) although their CRS is "
+            f"{geoms.crs.name!r}. If the coordinates are metres, set their real CRS with "
+            "gdf.set_crs(..., allow_override=True); if longitude and latitude are swapped, "
+            "rebuild the points as points_from_xy(lon, lat)."
+        )
+
+
+def project_points(geoms: gpd.GeoSeries, crs: CRS, *, name: str = "points") -> np.ndarray:
+    """Reproject point geometries to ``crs`` and return ``(N, 2)`` float64 x, y.
+
+    Raises ``InvalidGeometryError`` for non-finite coordinates, longitudes or
+    latitudes out of range, or points that cannot be projected to ``crs``.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import Point
+    >>> xy = project_points(gpd.GeoSeries([Point(-74.0, 40.7)], crs=4326), metric_crs(32618))
+    >>> xy.round(0).tolist()
+    [[584482.0, 4505936.0]]
+    """
+    xy_in = shapely.get_coordinates(geoms.values)
+    if xy_in.shape[0] != len(geoms):
+        raise InvalidGeometryError(f"The {name} must be single points; reduce them first.")
+    finite = np.isfinite(xy_in).all(axis=1)
+    if not finite.all():
+        raise InvalidGeometryError(
+            f"{int((~finite).sum())} of the {name} have NaN or infinite coordinates "
+            f"(index {_labels(geoms.index, ~finite)}). Drop or fix them first."
+        )
+    _check_geographic_range(geoms, name)
+    projected = geoms if CRS(geoms.crs) == crs else geoms.to_crs(crs)
+    xy = shapely.get_coordinates(projected.values).astype(np.float64, copy=False)
+    finite = np.isfinite(xy).all(axis=1)
+    if not finite.all():
+        raise InvalidGeometryError(
+            f"{int((~finite).sum())} of the {name} cannot be projected to {crs.name!r} "
+            f"(index {_labels(geoms.index, ~finite)}); they lie outside its area of use."
+        )
+    return xy
+
+
+def points_to_xy(
+    data: Any, crs: CRS, *, name: str = "points", unique_index: bool = True
+) -> tuple[np.ndarray, pd.Index]:
+    """Validate ``data``, reduce it to points, project to ``crs``; return (xy, index)."""
+    geoms = as_geoseries(data, name=name, unique_index=unique_index)
+    points = to_points(geoms, name=name)
+    return project_points(points, crs, name=name), geoms.index

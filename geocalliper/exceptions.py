@@ -1,0 +1,51 @@
+"""Errors raised by geocalliper.
+
+Every error subclasses :class:`GeocalliperError` and a built-in class
+(``ValueError``, ``KeyError``, ``RuntimeError`` …), so ``except ValueError`` keeps
+working. Messages say what was wrong and how to fix it.
+"""
+
+from __future__ import annotations
+
+
+class GeocalliperError(Exception):
+    """Base class of all geocalliper errors."""
+
+
+class EmptyDataError(GeocalliperError, ValueError):
+    """The input has no rows (or no usable rows)."""
+
+
+class MissingCRSError(GeocalliperError, ValueError):
+    """A GeoDataFrame or GeoSeries has no CRS, so its coordinates cannot be placed."""
+
+
+class CRSError(GeocalliperError, ValueError):
+    """A CRS cannot be used: e.g. a geographic CRS where metres are needed."""
+
+
+class InvalidGeometryError(GeocalliperError, ValueError):
+    """Missing, empty or non-finite geometries, or coordinates outside the CRS' range."""
+
+
+class MissingColumnError(GeocalliperError, KeyError):
+    """A column the call needs is not in the frame."""
+
+    def __str__(self) -> str:  # KeyError would quote the whole message
+        return str(self.args[0]) if self.args else ""
+
+
+class DuplicateIndexError(GeocalliperError, ValueError):
+    """The frame's index has duplicates, so results could not be aligned to it."""
+
+
+class NotFittedError(GeocalliperError, RuntimeError):
+    """An estimator was used before ``fit`` (or ``load``)."""
+
+
+class ModelFileError(GeocalliperError, ValueError):
+    """A model directory is missing a file, was altered, or does not match its config."""
+
+
+class TextModelError(GeocalliperError, OSError):
+    """The sentence-transformers text model could not be loaded."""
