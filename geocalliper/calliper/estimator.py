@@ -456,4 +456,4 @@ class CaLLiPer:
 
     def _temperature(self) -> float:
         self._check_fitted()
-        return math.exp(-float(self.module_.logit_scale))
+        return math.exp(-float(self.module_.logit_scale.detach()))

