@@ -13,7 +13,7 @@ import pytest
 
 import geocalliper as gc
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SHARED_DATA = Path(__file__).resolve().parent.parent / "shared" / "data"
 
 
 @pytest.fixture(scope="session", autouse=True)

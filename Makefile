@@ -1,0 +1,32 @@
+# Two commands do all the set-up on a fresh machine:
+#   make demo   - create .venv, install torch (CPU) + geocalliper, pre-train on the bundled Helsinki OSM extract
+#   make test   - the same set-up plus the test tools, then run the tests
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+TORCH  ?= torch==2.13.0
+export HF_HUB_OFFLINE := 1
+
+.PHONY: demo test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# torch first: the pinned CPU build; the project's range then installs nothing more
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet "$(TORCH)"
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+demo: $(VENV)/.installed
+	$(BIN)/geocalliper demo --out geocalliper-demo
+
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest tests --doctest-modules geocalliper -q
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check geocalliper tests benchmarks examples
+
+clean:
+	rm -rf $(VENV) geocalliper-demo .pytest_cache
