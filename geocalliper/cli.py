@@ -86,15 +86,20 @@ def run_demo(out: Path, max_epochs: int = 200, seed: int = 0, progress: bool = T
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    summary = run_demo(Path(args.out), max_epochs=args.max_epochs, seed=args.seed,
-                       progress=not args.quiet)
-    print(f"Pre-trained CaLLiPer on {summary['pois']} real OSM POIs of Helsinki "
-          f"({summary['distinct_texts']} distinct texts) in {summary['seconds']} s: "
-          f"{summary['epochs_run']} epochs, best epoch {summary['best_epoch']} "
-          f"(validation loss {summary['best_val_loss']}), CRS {summary['crs']}.")
+    summary = run_demo(
+        Path(args.out), max_epochs=args.max_epochs, seed=args.seed, progress=not args.quiet
+    )
+    print(
+        f"Pre-trained CaLLiPer on {summary['pois']} real OSM POIs of Helsinki "
+        f"({summary['distinct_texts']} distinct texts) in {summary['seconds']} s: "
+        f"{summary['epochs_run']} epochs, best epoch {summary['best_epoch']} "
+        f"(validation loss {summary['best_val_loss']}), CRS {summary['crs']}."
+    )
     print(f"  model:      {summary['model']}  (config.json + model.safetensors)")
-    print(f"  embeddings: {summary['embeddings']}  (GeoParquet; open in QGIS or "
-          "geopandas.read_parquet)")
+    print(
+        f"  embeddings: {summary['embeddings']}  (GeoParquet; open in QGIS or "
+        "geopandas.read_parquet)"
+    )
     return 0
 
 
@@ -109,12 +114,18 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
             pois["text"] = osm_text(pois)
         text = "text"
     model = CaLLiPer(
-        crs=args.crs, max_epochs=args.max_epochs, batch_size=args.batch_size, seed=args.seed,
-        text_model=args.text_model, progress=not args.quiet,
+        crs=args.crs,
+        max_epochs=args.max_epochs,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        text_model=args.text_model,
+        progress=not args.quiet,
     ).fit(pois, text=text)
     out = model.save(args.out)
-    print(f"Trained on {model.n_pois_} POIs ({len(model.history_)} epochs, best "
-          f"{model.best_epoch_}); model written to {out}")
+    print(
+        f"Trained on {model.n_pois_} POIs ({len(model.history_)} epochs, best "
+        f"{model.best_epoch_}); model written to {out}"
+    )
     return 0
 
 
@@ -139,20 +150,31 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     fmt = argparse.RawDescriptionHelpFormatter
 
-    demo = sub.add_parser("demo", help="pre-train on the bundled Helsinki OSM extract",
-                          epilog=EXAMPLES["demo"], formatter_class=fmt)
+    demo = sub.add_parser(
+        "demo",
+        help="pre-train on the bundled Helsinki OSM extract",
+        epilog=EXAMPLES["demo"],
+        formatter_class=fmt,
+    )
     demo.add_argument("--out", default="geocalliper-demo", help="output folder")
     demo.add_argument("--max-epochs", type=int, default=200)
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(func=_cmd_demo)
 
-    pre = sub.add_parser("pretrain", help="POI file -> model directory",
-                         epilog=EXAMPLES["pretrain"], formatter_class=fmt)
+    pre = sub.add_parser(
+        "pretrain",
+        help="POI file -> model directory",
+        epilog=EXAMPLES["pretrain"],
+        formatter_class=fmt,
+    )
     pre.add_argument("pois", help=".osm.pbf, CSV, GeoParquet or GeoPackage of POIs")
     pre.add_argument("--out", required=True, help="model directory to write")
-    pre.add_argument("--text", default=None,
-                     help="text column or template like 'A place of {fclass}' "
-                          "(default: OSM tags in the reference style, or the 'text' column)")
+    pre.add_argument(
+        "--text",
+        default=None,
+        help="text column or template like 'A place of {fclass}' "
+        "(default: OSM tags in the reference style, or the 'text' column)",
+    )
     pre.add_argument("--crs", default=None, help="projected CRS in metres (default: UTM)")
     pre.add_argument("--text-model", default=None, help="sentence-transformers name or path")
     pre.add_argument("--max-epochs", type=int, default=50)
@@ -160,8 +182,12 @@ def build_parser() -> argparse.ArgumentParser:
     pre.add_argument("--seed", type=int, default=0)
     pre.set_defaults(func=_cmd_pretrain)
 
-    emb = sub.add_parser("embed", help="points file -> file with embedding columns",
-                         epilog=EXAMPLES["embed"], formatter_class=fmt)
+    emb = sub.add_parser(
+        "embed",
+        help="points file -> file with embedding columns",
+        epilog=EXAMPLES["embed"],
+        formatter_class=fmt,
+    )
     emb.add_argument("model", help="model directory written by pretrain")
     emb.add_argument("points", help="points file (CSV, GeoParquet, GeoPackage …)")
     emb.add_argument("--out", required=True, help=".parquet, .gpkg or .csv to write")

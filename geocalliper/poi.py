@@ -343,13 +343,23 @@ def make_text(pois: pd.DataFrame, template: str | Callable[[pd.DataFrame], Any])
     elif template in pois.columns:
         out = pois[template]
     elif "{" in template:
-        fields = re.findall(r"{([^{}:!]+)", template)
+        fields = list(dict.fromkeys(re.findall(r"{([^{}:!]+)", template)))
         _require(pois, fields)
-        values = {f: pois[f].map(lambda v: humanize(v) if pd.notna(v) else None) for f in fields}
-        rows = pd.DataFrame(values, index=pois.index)
-        out = rows.apply(
-            lambda r: template.format(**r) if r.notna().all() else None, axis=1
-        ).astype(object)
+        # format each distinct combination of values once, then map back to the rows
+        if len(fields) == 1:
+            codes, uniques = pd.factorize(pois[fields[0]])
+            combos = [(v,) for v in uniques]
+        else:
+            codes, uniques = pd.MultiIndex.from_frame(pois[fields]).factorize()
+            combos = list(uniques)
+        texts = [
+            template.format(**{f: humanize(v) for f, v in zip(fields, c, strict=True)})
+            if all(pd.notna(v) for v in c)
+            else None
+            for c in combos
+        ]
+        table = np.asarray([*texts, None], dtype=object)  # code -1 (a missing value) -> None
+        out = pd.Series(table[codes], index=pois.index, dtype=object)
     else:
         raise MissingColumnError(
             f"{template!r} is neither a column of the frame ({list(pois.columns)}) nor a "

@@ -8,9 +8,10 @@ never seen. The model itself is loaded lazily, so a fully cached call never load
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -154,6 +155,24 @@ class TextEmbeddingCache:
             con.close()
 
 
+@contextlib.contextmanager
+def _transformers_progress(enabled: bool) -> Iterator[None]:
+    """Silence transformers' own "Loading weights" bar when progress is off."""
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:  # pragma: no cover - sentence-transformers depends on it
+        yield
+        return
+    was = hf_logging.is_progress_bar_enabled()
+    if not enabled:
+        hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was and not enabled:
+            hf_logging.enable_progress_bar()
+
+
 @dataclass
 class EncodeStats:
     """What the last :meth:`TextEncoder.encode` call did."""
@@ -215,7 +234,8 @@ class TextEncoder:
         if self._model is None:
             st = import_optional("sentence_transformers", "the text encoder")
             try:
-                self._model = st.SentenceTransformer(self._load_from, device=self.device)
+                with _transformers_progress(self.progress):
+                    self._model = st.SentenceTransformer(self._load_from, device=self.device)
             except Exception as exc:
                 raise TextModelError(
                     f"Could not load the text model {self.model_id!r} ({exc}). Pass the "

@@ -17,7 +17,11 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, HF_HUB_OFFLINE="1")
     return subprocess.run(
         [sys.executable, "-m", "geocalliper", "--quiet", *args],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=600,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
 
 
@@ -35,8 +39,17 @@ def test_demo_writes_model_and_embedding_table(tmp_path: Path) -> None:
 
 def test_pretrain_then_embed(tmp_path: Path, helsinki_pois: gpd.GeoDataFrame) -> None:
     helsinki_pois.drop(columns="tags").to_parquet(tmp_path / "pois.parquet")
-    res = run("pretrain", "pois.parquet", "--out", "m", "--max-epochs", "2",
-              "--batch-size", "256", cwd=tmp_path)
+    res = run(
+        "pretrain",
+        "pois.parquet",
+        "--out",
+        "m",
+        "--max-epochs",
+        "2",
+        "--batch-size",
+        "256",
+        cwd=tmp_path,
+    )
     assert res.returncode == 0, res.stderr
     res = run("embed", "m", "pois.parquet", "--out", "emb.gpkg", cwd=tmp_path)
     assert res.returncode == 0, res.stderr

@@ -95,3 +95,15 @@ def test_read_pois_errors(tmp_path: Path) -> None:
         gc.read_pois(tmp_path / "missing.csv")
     with pytest.raises(MissingColumnError, match="nope"):
         gc.make_text(pd.DataFrame({"a": [1]}), "A place of {nope}")
+
+
+def test_make_text_templates_columns_and_callables() -> None:
+    df = pd.DataFrame({"a": ["fast_food", "bar", None, "fast_food"], "b": ["x", "y", "z", None]})
+    assert gc.make_text(df, "A {a} of {b}").tolist() == [
+        "A fast food of x",
+        "A bar of y",
+        None,
+        None,  # a missing value gives no text
+    ]
+    assert gc.make_text(df, "b").tolist() == ["x", "y", "z", None]
+    assert gc.make_text(df, lambda f: "id " + f["b"].fillna("?")).tolist()[-1] == "id ?"

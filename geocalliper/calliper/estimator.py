@@ -348,7 +348,7 @@ class CaLLiPer:
             raise ValueError("xy holds NaN or infinite coordinates; drop them first.")
         module = self.module_.eval()
         device = self.device_
-        out = np.empty((len(xy), self.embedding_dim), dtype=str(_DTYPES[self.dtype]).split(".")[1])
+        out = np.empty((len(xy), self.embedding_dim), dtype=np.dtype(self.dtype))
         show = (self.progress if progress is None else progress) and len(xy) > 4 * batch_size
         for start in tqdm(
             range(0, len(xy), batch_size), desc="embed", unit="batch", disable=not show
