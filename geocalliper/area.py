@@ -119,11 +119,7 @@ def _sample_one(
         return coords[pick, 0], coords[pick, 1]
     if kind in ("LineString", "MultiLineString", "LinearRing"):
         dist = rng.uniform(0.0, geom.length, n)
-        pts = (
-            shapely.line_interpolate_point(geom, dist)
-            if kind != "MultiLineString"
-            else (shapely.line_interpolate_point(shapely.line_merge(geom), dist))
-        )
+        pts = shapely.line_interpolate_point(geom, dist)
         coords = shapely.get_coordinates(pts)
         return coords[:, 0], coords[:, 1]
     if geom.area <= 0:
