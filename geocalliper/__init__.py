@@ -16,10 +16,14 @@ Examples
 
 __version__ = "0.1.0"
 
+from . import accessor as accessor  # registers the ``gdf.calliper`` accessor
 from . import datasets, exceptions
 from .calliper import CaLLiPer
+from .dask import embed_dask
 from .encoders import FCNet, GridEncoding, LocationEncoder
+from .h3cells import embed_h3
 from .poi import category_text, make_text, osm_text, read_osm_pbf, read_pois
+from .reduce import embed_geometries
 from .text import TextEmbeddingCache, TextEncoder
 
 __all__ = [
@@ -32,6 +36,9 @@ __all__ = [
     "__version__",
     "category_text",
     "datasets",
+    "embed_dask",
+    "embed_geometries",
+    "embed_h3",
     "exceptions",
     "make_text",
     "osm_text",

@@ -1,0 +1,143 @@
+"""The ``calliper`` accessor: ``gdf.calliper.embed(model)`` and friends.
+
+Importing this module registers the accessor on pandas DataFrames; it is valid only
+on GeoDataFrames (on a plain DataFrame ``df.calliper`` raises ``AttributeError``).
+Each method is a thin hand-off to a plain function:
+
+========================================  =============================================
+``gdf.calliper.embed(model, …)``          :func:`geocalliper.reduce.embed_geometries`
+``gdf.calliper.embed_h3(model, …)``       :func:`geocalliper.h3cells.embed_h3`
+``gdf.calliper.embed_grid(model, …)``     :func:`geocalliper.raster.embed_grid`
+========================================  =============================================
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal
+
+import geopandas as gpd
+import pandas as pd
+
+from ._constants import embedding_columns
+from .reduce import check_no_clash, embed_geometries, join_embedding
+
+if TYPE_CHECKING:
+    import xarray
+
+    from .calliper import CaLLiPer
+
+#: name the accessor is registered under
+ACCESSOR_NAME = "calliper"
+
+
+@pd.api.extensions.register_dataframe_accessor(ACCESSOR_NAME)
+class CaLLiPerAccessor:
+    """CaLLiPer embeddings for a GeoDataFrame, as ``gdf.calliper``.
+
+    Examples
+    --------
+    >>> import geocalliper as gc
+    >>> model = gc.CaLLiPer.load("helsinki-calliper")              # doctest: +SKIP
+    >>> emb = pois.calliper.embed(model)                           # doctest: +SKIP
+    >>> parks = parks.calliper.embed(model, how="mean", append=True)  # doctest: +SKIP
+    >>> cells = city.calliper.embed_h3(model, resolution=9)        # doctest: +SKIP
+    """
+
+    def __init__(self, obj: pd.DataFrame) -> None:
+        if not isinstance(obj, gpd.GeoDataFrame):
+            raise AttributeError(
+                f"The '{ACCESSOR_NAME}' accessor works on GeoDataFrames only, not on a "
+                f"{type(obj).__name__}. Build one first, e.g. geopandas.GeoDataFrame(df, "
+                "geometry=geopandas.points_from_xy(df.lon, df.lat), crs='EPSG:4326')."
+            )
+        self._obj = obj
+
+    def embed(
+        self,
+        model: CaLLiPer,
+        *,
+        append: bool = False,
+        how: Literal["centroid", "mean"] | None = None,
+        n_samples: int = 16,
+        seed: int = 0,
+        batch_size: int = 65_536,
+        normalize: bool = False,
+    ) -> pd.DataFrame | gpd.GeoDataFrame:
+        """Embed every row's geometry; points directly, lines and polygons by ``how``.
+
+        Parameters
+        ----------
+        model
+            A fitted :class:`~geocalliper.CaLLiPer`. The frame may be in any CRS.
+        append
+            Return this GeoDataFrame with the embedding columns joined (a new frame;
+            refused when columns of that name already exist) instead of the
+            embeddings alone.
+        how
+            ``"centroid"``: a line or polygon is embedded at its representative point
+            (a point guaranteed inside it). ``"mean"``: the mean embedding of
+            ``n_samples`` seeded points sampled inside it. Points are embedded directly
+            either way. ``None`` (default) means ``"centroid"`` and warns when there are
+            non-point geometries; choosing ``how`` silences the warning.
+        n_samples
+            Sample points per geometry for ``how="mean"``.
+        seed
+            Seed of the sample points (per row, from the index label, so a row embeds
+            the same whatever the rest of the frame).
+        batch_size
+            Points per forward pass.
+        normalize
+            L2-normalise the final vectors.
+
+        Returns
+        -------
+        pandas.DataFrame or geopandas.GeoDataFrame
+            The embeddings (columns ``calliper_0 …``, aligned to the index), or the
+            frame with them appended.
+
+        Examples
+        --------
+        >>> emb = pois.calliper.embed(model)                                # doctest: +SKIP
+        >>> parks = parks.calliper.embed(model, how="mean", append=True)   # doctest: +SKIP
+        """
+        if append:
+            check_no_clash(self._obj.columns, embedding_columns(model.embedding_dim))
+        emb = embed_geometries(
+            model,
+            self._obj,
+            how,
+            n_samples,
+            seed,
+            batch_size=batch_size,
+            normalize=normalize,
+        )
+        return join_embedding(self._obj, emb) if append else emb
+
+    def embed_h3(self, model: CaLLiPer, resolution: int, **kwargs: Any) -> gpd.GeoDataFrame:
+        """Embed the H3 cells covering this frame's geometries.
+
+        Shortcut for :func:`geocalliper.h3cells.embed_h3` ``(model, gdf, resolution,
+        **kwargs)``: polygons give the cells that cover them, points the cells that
+        contain them.
+
+        Examples
+        --------
+        >>> cells = city.calliper.embed_h3(model, resolution=9, how="mean")  # doctest: +SKIP
+        """
+        from .h3cells import embed_h3
+
+        return embed_h3(model, self._obj, resolution, **kwargs)
+
+    def embed_grid(self, model: CaLLiPer, resolution: float, **kwargs: Any) -> xarray.DataArray:
+        """Embed a regular raster grid over this frame's extent.
+
+        Shortcut for :func:`geocalliper.raster.embed_grid` ``(model, gdf, resolution,
+        **kwargs)``.
+
+        Examples
+        --------
+        >>> grid = city.calliper.embed_grid(model, resolution=100)  # doctest: +SKIP
+        """
+        from .raster import embed_grid
+
+        return embed_grid(model, self._obj, resolution, **kwargs)
