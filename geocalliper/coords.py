@@ -2,8 +2,8 @@
 
 Everything that turns user geometries into the ``(N, 2)`` float64 arrays the
 encoders take lives here: type, emptiness, CRS and geometry checks, the choice
-of a projected metric CRS, reprojection, and the reduction of non-point
-geometries to points.
+of a projected metric CRS, reprojection, and the reduction of lines and polygons
+to one point inside them.
 """
 
 from __future__ import annotations
@@ -94,39 +94,6 @@ def as_geoseries(data: Any, *, name: str = "points", unique_index: bool = True) 
     return geoms
 
 
-def to_points(geoms: gpd.GeoSeries, *, name: str = "points", warn: bool = True) -> gpd.GeoSeries:
-    """Reduce non-point geometries to their representative point.
-
-    A representative point is guaranteed to lie inside its polygon or on its line
-    (unlike a centroid). Points are returned unchanged. When anything was reduced
-    and ``warn`` is true, a ``UserWarning`` says how many and of which types.
-
-    Examples
-    --------
-    >>> import geopandas as gpd
-    >>> from shapely.geometry import box
-    >>> to_points(gpd.GeoSeries([box(0, 0, 2, 2)]), warn=False).iloc[0].wkt
-    'POINT (1 1)'
-    """
-    types = np.asarray(geoms.geom_type)
-    non_point = types != "Point"
-    if not non_point.any():
-        return geoms
-    out = geoms.copy()
-    out[non_point] = geoms[non_point].representative_point()
-    if warn:
-        counts = pd.Series(types[non_point]).value_counts()
-        kinds = ", ".join(f"{n} {t}" for t, n in counts.items())
-        warnings.warn(
-            f"{int(non_point.sum())} of the {name} are not points ({kinds}); each was "
-            "embedded at its representative point (a point inside the geometry). Reduce "
-            "them yourself first to choose another point.",
-            UserWarning,
-            stacklevel=3,
-        )
-    return out
-
-
 def metric_crs(crs: Any) -> CRS:
     """Return ``crs`` as a ``pyproj.CRS`` after checking it is projected, in metres.
 
@@ -170,20 +137,64 @@ def estimate_metric_crs(geoms: gpd.GeoSeries) -> CRS:
         ) from exc
 
 
-def _check_geographic_range(geoms: gpd.GeoSeries, name: str) -> None:
-    if not geoms.crs.is_geographic:
+def check_geographic_range(geoms: gpd.GeoSeries, name: str = "points") -> None:
+    """Refuse geometries reaching beyond longitude ±180 / latitude ±90 in a geographic CRS.
+
+    Such coordinates are almost always metres labelled with the wrong CRS.
+    """
+    if geoms.crs is None or not CRS(geoms.crs).is_geographic or geoms.empty:
         return
-    x = np.asarray(geoms.x)
-    y = np.asarray(geoms.y)
-    bad = ~((np.abs(x) <= 180.0) & (np.abs(y) <= 90.0))
+    b = geoms.bounds.to_numpy()
+    bad = (np.abs(b[:, [0, 2]]) > 180.0).any(axis=1) | (np.abs(b[:, [1, 3]]) > 90.0).any(axis=1)
     if bad.any():
         raise InvalidGeometryError(
             f"{int(bad.sum())} of the {name} lie outside longitude ±180 / latitude ±90 "
             f"(index {_labels(geoms.index, bad)}) although their CRS is "
-            f"{geoms.crs.name!r}. If the coordinates are metres, set their real CRS with "
+            f"{CRS(geoms.crs).name!r}. If the coordinates are metres, set their real CRS with "
             "gdf.set_crs(..., allow_override=True); if longitude and latitude are swapped, "
             "rebuild the points as points_from_xy(lon, lat)."
         )
+
+
+def check_projected(xy: np.ndarray, index: pd.Index, crs: CRS, name: str = "points") -> None:
+    """Refuse rows of ``xy`` that did not survive projection to ``crs`` (inf or NaN)."""
+    bad = ~np.isfinite(xy).all(axis=1)
+    if bad.any():
+        raise InvalidGeometryError(
+            f"{int(bad.sum())} of the {name} cannot be projected to {crs.name!r} "
+            f"(index {_labels(index, bad)}); they lie outside its area of use."
+        )
+
+
+def inner_points(geoms: np.ndarray | gpd.GeoSeries) -> np.ndarray:
+    """One point inside each geometry, as ``(N, 2)`` float64 x, y.
+
+    Polygons: the centroid when it lies inside, else the representative point.
+    Lines: the midpoint by length. Points: themselves. Anything else (multi-points,
+    collections): the representative point. Unlike the representative point alone,
+    the centroid and the midpoint move continuously with the vertices, so the same
+    shape given in another CRS (vertices that differ by rounding) gives the same point.
+
+    Examples
+    --------
+    >>> from shapely.geometry import LineString, box
+    >>> crescent = box(0, 0, 4, 4).difference(box(1, 1, 4, 3))
+    >>> inner_points(np.array([box(0, 0, 2, 2), LineString([(0, 0), (4, 0)]), crescent])).tolist()
+    [[1.0, 1.0], [2.0, 0.0], [0.5, 2.0]]
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    types = shapely.get_type_id(geoms)
+    out = shapely.get_coordinates(shapely.point_on_surface(geoms)).reshape(-1, 2)
+    polygonal = np.isin(types, [3, 6])
+    if polygonal.any():
+        cent = shapely.get_coordinates(shapely.centroid(geoms[polygonal])).reshape(-1, 2)
+        inside = shapely.contains_xy(geoms[polygonal], cent[:, 0], cent[:, 1])
+        out[np.flatnonzero(polygonal)[inside]] = cent[inside]
+    lineal = np.isin(types, [1, 2, 5])
+    if lineal.any():
+        mid = shapely.line_interpolate_point(geoms[lineal], 0.5, normalized=True)
+        out[lineal] = shapely.get_coordinates(mid).reshape(-1, 2)
+    return out
 
 
 def project_points(geoms: gpd.GeoSeries, crs: CRS, *, name: str = "points") -> np.ndarray:
@@ -209,14 +220,49 @@ def project_points(geoms: gpd.GeoSeries, crs: CRS, *, name: str = "points") -> n
             f"{int((~finite).sum())} of the {name} have NaN or infinite coordinates "
             f"(index {_labels(geoms.index, ~finite)}). Drop or fix them first."
         )
-    _check_geographic_range(geoms, name)
+    check_geographic_range(geoms, name)
     projected = geoms if CRS(geoms.crs) == crs else geoms.to_crs(crs)
     xy = shapely.get_coordinates(projected.values).astype(np.float64, copy=False)
-    finite = np.isfinite(xy).all(axis=1)
-    if not finite.all():
-        raise InvalidGeometryError(
-            f"{int((~finite).sum())} of the {name} cannot be projected to {crs.name!r} "
-            f"(index {_labels(geoms.index, ~finite)}); they lie outside its area of use."
+    check_projected(xy, geoms.index, crs, name)
+    return xy
+
+
+def geometries_to_xy(
+    geoms: gpd.GeoSeries, crs: CRS, *, name: str = "points", warn: bool = True
+) -> np.ndarray:
+    """Coordinates in ``crs`` of validated geometries: points as they are, anything else
+    reduced to :func:`inner_points` after projection (so the choice does not depend on
+    the input CRS). With ``warn``, a ``UserWarning`` says how many were reduced.
+
+    Examples
+    --------
+    >>> from shapely.geometry import box
+    >>> g = gpd.GeoSeries([box(0, 0, 200, 200)], crs=32635)
+    >>> geometries_to_xy(g, metric_crs(32635), warn=False).tolist()
+    [[100.0, 100.0]]
+    """
+    types = np.asarray(geoms.geom_type)
+    is_point = types == "Point"
+    if is_point.all():
+        return project_points(geoms, crs, name=name)
+    xy = np.empty((len(geoms), 2), dtype=np.float64)
+    if is_point.any():
+        xy[is_point] = project_points(geoms[is_point], crs, name=name)
+    other = geoms[~is_point]
+    check_geographic_range(other, name)
+    local = other if CRS(other.crs) == crs else other.to_crs(crs)
+    xy[~is_point] = inner_points(local.values)
+    check_projected(xy[~is_point], other.index, crs, name)
+    if warn:
+        counts = pd.Series(types[~is_point]).value_counts()
+        kinds = ", ".join(f"{n} {t}" for t, n in counts.items())
+        warnings.warn(
+            f"{int((~is_point).sum())} of the {name} are not points ({kinds}); each was "
+            "embedded at its centroid (or, where that falls outside, another point inside "
+            "it). Use gdf.calliper.embed(model, how='centroid') to keep this without the "
+            "warning, or how='mean' for the mean embedding of points sampled inside.",
+            UserWarning,
+            stacklevel=3,
         )
     return xy
 
@@ -224,7 +270,9 @@ def project_points(geoms: gpd.GeoSeries, crs: CRS, *, name: str = "points") -> n
 def points_to_xy(
     data: Any, crs: CRS, *, name: str = "points", unique_index: bool = True
 ) -> tuple[np.ndarray, pd.Index]:
-    """Validate ``data``, reduce it to points, project to ``crs``; return (xy, index)."""
+    """Validate ``data`` and return its coordinates in ``crs`` and its index.
+
+    Non-point geometries are reduced with :func:`geometries_to_xy`, with a warning.
+    """
     geoms = as_geoseries(data, name=name, unique_index=unique_index)
-    points = to_points(geoms, name=name)
-    return project_points(points, crs, name=name), geoms.index
+    return geometries_to_xy(geoms, crs, name=name), geoms.index

@@ -27,8 +27,9 @@ from pyproj import CRS, Geod, Transformer
 from ._constants import WGS84, embedding_columns
 from ._optional import import_optional
 from .area import AreaLike, as_area
+from .coords import check_geographic_range, check_projected
 from .exceptions import EmptyDataError, InvalidGeometryError
-from .reduce import _check_finite, _check_geographic_bounds, check_reduction, mean_embedding
+from .reduce import check_reduction, mean_embedding
 
 if TYPE_CHECKING:
     from .calliper import CaLLiPer
@@ -184,7 +185,7 @@ def h3_cells(
 
     geoms = as_area(area, crs)
     geoms = geoms.to_crs(WGS84)
-    _check_geographic_bounds(geoms, "study-area geometries")
+    check_geographic_range(geoms, "study-area geometries")
     parts = _parts(geoms.values)
     types = shapely.get_type_id(parts)
     lines = np.isin(types, [1, 2])
@@ -343,7 +344,7 @@ def embed_h3(
     hexes = h3_polygons(cells)
     if how == "center":
         xy = h3_centers(cells, model.crs_)
-        _check_finite(xy, hexes.index, model.crs_, "H3 cell centres")
+        check_projected(xy, hexes.index, model.crs_, "H3 cell centres")
         emb = model.embed_coords(xy, batch_size=batch_size)
     else:
         h3 = _h3()

@@ -27,13 +27,11 @@ from typing import TYPE_CHECKING, Literal
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 from pyproj import CRS
 
 from ._constants import embedding_columns
 from .area import _sample_one
-from .coords import as_geoseries, project_points
-from .exceptions import InvalidGeometryError
+from .coords import as_geoseries, check_geographic_range, check_projected, geometries_to_xy
 
 if TYPE_CHECKING:
     from .calliper import CaLLiPer
@@ -128,66 +126,13 @@ def mean_embedding(
     The geometries are reprojected to ``model.crs_`` and sampled there (uniform in
     metres). Returns ``(len(geoms), embedding_dim)`` in the model's dtype.
     """
+    check_geographic_range(geoms, name)
     local = geoms if CRS(geoms.crs) == model.crs_ else geoms.to_crs(model.crs_)
     xy = keyed_sample_xy(local, keys, n_samples, seed)
-    _check_finite(xy.reshape(len(geoms), -1), geoms.index, model.crs_, name)
+    check_projected(xy.reshape(len(geoms), -1), geoms.index, model.crs_, name)
     emb = model.embed_coords(xy, batch_size=batch_size)
     mean = emb.reshape(len(geoms), n_samples, -1).mean(axis=1, dtype=np.float64)
     return mean.astype(emb.dtype, copy=False)
-
-
-def inner_points(geoms: np.ndarray | gpd.GeoSeries) -> np.ndarray:
-    """One point inside each geometry, as ``(N, 2)`` float64 x, y (the ``"centroid"`` rule).
-
-    Polygons: the centroid when it lies inside, else the representative point.
-    Lines: the midpoint by length. Points: themselves. Anything else (multi-points,
-    collections): the representative point.
-
-    Examples
-    --------
-    >>> from shapely.geometry import LineString, Polygon, box
-    >>> crescent = box(0, 0, 4, 4).difference(box(1, 1, 4, 3))
-    >>> inner_points(np.array([box(0, 0, 2, 2), LineString([(0, 0), (4, 0)]), crescent])).tolist()
-    [[1.0, 1.0], [2.0, 0.0], [0.5, 2.0]]
-    """
-    geoms = np.asarray(geoms, dtype=object)
-    types = shapely.get_type_id(geoms)
-    out = shapely.get_coordinates(shapely.point_on_surface(geoms)).reshape(-1, 2)
-    polygonal = np.isin(types, [3, 6])
-    if polygonal.any():
-        cent = shapely.get_coordinates(shapely.centroid(geoms[polygonal])).reshape(-1, 2)
-        inside = shapely.contains_xy(geoms[polygonal], cent[:, 0], cent[:, 1])
-        rows = np.flatnonzero(polygonal)[inside]
-        out[rows] = cent[inside]
-    lineal = np.isin(types, [1, 2, 5])
-    if lineal.any():
-        mid = shapely.line_interpolate_point(geoms[lineal], 0.5, normalized=True)
-        out[lineal] = shapely.get_coordinates(mid).reshape(-1, 2)
-    return out
-
-
-def _check_finite(values: np.ndarray, index: pd.Index, crs: CRS, name: str) -> None:
-    bad = ~np.isfinite(values).all(axis=1)
-    if bad.any():
-        labels = list(index[bad][:5])
-        raise InvalidGeometryError(
-            f"{int(bad.sum())} of the {name} cannot be projected to {crs.name!r} "
-            f"(index {labels}); they lie outside its area of use."
-        )
-
-
-def _check_geographic_bounds(geoms: gpd.GeoSeries, name: str) -> None:
-    if geoms.crs is None or not CRS(geoms.crs).is_geographic or geoms.empty:
-        return
-    b = geoms.bounds.to_numpy()
-    bad = (np.abs(b[:, [0, 2]]) > 180.0).any(axis=1) | (np.abs(b[:, [1, 3]]) > 90.0).any(axis=1)
-    if bad.any():
-        raise InvalidGeometryError(
-            f"{int(bad.sum())} of the {name} reach beyond longitude ±180 / latitude ±90 "
-            f"(index {list(geoms.index[bad][:5])}) although their CRS is "
-            f"{CRS(geoms.crs).name!r}. If the coordinates are metres, set their real CRS "
-            "with gdf.set_crs(..., allow_override=True)."
-        )
 
 
 def embed_geometries(
@@ -204,9 +149,9 @@ def embed_geometries(
 
     Points are embedded directly. Lines and polygons are reduced by ``how``:
     ``"centroid"`` embeds one point guaranteed inside the geometry (see
-    :func:`inner_points`), ``"mean"`` averages the embeddings of ``n_samples`` seeded random
-    points inside each of them. Both work in the model's CRS, so the same places give
-    the same vectors whatever CRS they come in.
+    :func:`~geocalliper.coords.inner_points`), ``"mean"`` averages the embeddings of
+    ``n_samples`` seeded random points inside each of them. Both work in the model's
+    CRS, so the same places give the same vectors whatever CRS they come in.
 
     Parameters
     ----------
@@ -251,36 +196,33 @@ def embed_geometries(
     is_point = types == "Point"
     dim = model.embedding_dim
     out = np.empty((len(geoms), dim), dtype=np.dtype(model.dtype))
+    if not explicit and not is_point.all():
+        counts = pd.Series(types[~is_point]).value_counts()
+        kinds = ", ".join(f"{n} {t}" for t, n in counts.items())
+        warnings.warn(
+            f"{int((~is_point).sum())} of the geometries are not points ({kinds}); each "
+            "was embedded at its centroid (or another point inside it). Pass "
+            "how='centroid' to keep this without the warning, or how='mean' for the "
+            "mean embedding of points sampled inside each geometry.",
+            UserWarning,
+            stacklevel=3,
+        )
 
-    if is_point.any():
-        xy = project_points(geoms[is_point], model.crs_, name="points")
+    if how == "centroid" or is_point.all():
+        xy = geometries_to_xy(geoms, model.crs_, name="geometries", warn=False)
+        out[:] = model.embed_coords(xy, batch_size=batch_size)
+    else:
+        xy = geometries_to_xy(geoms[is_point], model.crs_, name="points", warn=False)
         out[is_point] = model.embed_coords(xy, batch_size=batch_size)
-
-    if not is_point.all():
         other = geoms[~is_point]
-        if not explicit:
-            counts = pd.Series(types[~is_point]).value_counts()
-            kinds = ", ".join(f"{n} {t}" for t, n in counts.items())
-            warnings.warn(
-                f"{int((~is_point).sum())} of the geometries are not points ({kinds}); each "
-                "was embedded at its centroid (or another point inside it). Pass "
-                "how='centroid' to keep this without the warning, or how='mean' for the "
-                "mean embedding of points sampled inside each geometry.",
-                UserWarning,
-                stacklevel=3,
-            )
-        _check_geographic_bounds(other, "geometries")
-        if how == "centroid":
-            local = other if CRS(other.crs) == model.crs_ else other.to_crs(model.crs_)
-            xy = inner_points(local.values)
-            _check_finite(xy, other.index, model.crs_, "geometries")
-            out[~is_point] = model.embed_coords(xy, batch_size=batch_size)
-        else:
-            keys = index_keys(other.index)
-            out[~is_point] = mean_embedding(
-                model, other, keys, n_samples=n_samples, seed=seed, batch_size=batch_size
-            )
-
+        out[~is_point] = mean_embedding(
+            model,
+            other,
+            index_keys(other.index),
+            n_samples=n_samples,
+            seed=seed,
+            batch_size=batch_size,
+        )
     if normalize:
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         out /= np.where(norms > 0, norms, 1)

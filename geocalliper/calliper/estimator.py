@@ -17,15 +17,8 @@ import torch
 from pyproj import CRS
 from tqdm.auto import tqdm
 
-from .._constants import CALLIPER_KIND, DEFAULT_TEXT_MODEL, TEXT_COLUMN, embedding_columns
-from ..coords import (
-    as_geoseries,
-    estimate_metric_crs,
-    metric_crs,
-    points_to_xy,
-    project_points,
-    to_points,
-)
+from .._constants import CALLIPER_KIND, DEFAULT_TEXT_MODEL, TEXT_COLUMN
+from ..coords import as_geoseries, estimate_metric_crs, geometries_to_xy, metric_crs
 from ..exceptions import EmptyDataError, MissingColumnError, ModelFileError, NotFittedError
 from ..persistence import load_model_dir, save_model_dir
 from ..poi import make_text
@@ -289,9 +282,8 @@ class CaLLiPer:
                 f"Need at least {MIN_POIS} POIs to train and validate, got {len(geoms)}."
             )
         texts = self._texts(pois, text)
-        points = to_points(geoms, name="POIs")
-        crs = metric_crs(self.crs) if self.crs is not None else estimate_metric_crs(points)
-        xy = project_points(points, crs, name="POIs")
+        crs = metric_crs(self.crs) if self.crs is not None else estimate_metric_crs(geoms)
+        xy = geometries_to_xy(geoms, crs, name="POIs")
 
         t0 = time.perf_counter()
         encoder = TextEncoder(self.text_model, cache_dir=self.cache_dir, progress=self.progress)
@@ -372,8 +364,10 @@ class CaLLiPer:
         Parameters
         ----------
         points
-            GeoDataFrame or GeoSeries with a CRS and a unique index. Non-point
-            geometries are embedded at their representative point, with a warning.
+            GeoDataFrame or GeoSeries with a CRS and a unique index. Lines and
+            polygons are embedded at a point inside them (their centroid where it
+            falls inside), with a warning; ``gdf.calliper.embed(model, how=...)``
+            chooses the reduction, including the mean over sampled points.
         batch_size
             Points per forward pass.
         normalize
@@ -385,10 +379,9 @@ class CaLLiPer:
             Aligned to the input index, columns ``calliper_0 …``, float32 (float64
             when the model was built with ``dtype="float64"``).
         """
-        self._check_fitted()
-        xy, index = points_to_xy(points, self.crs_)
-        emb = self.embed_coords(xy, batch_size=batch_size, normalize=normalize)
-        return pd.DataFrame(emb, index=index, columns=embedding_columns(emb.shape[1]))
+        from ..reduce import embed_geometries
+
+        return embed_geometries(self, points, batch_size=batch_size, normalize=normalize)
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike) -> Path:
