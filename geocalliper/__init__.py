@@ -21,8 +21,10 @@ from . import datasets, exceptions
 from .calliper import CaLLiPer
 from .dask import embed_dask
 from .encoders import FCNet, GridEncoding, LocationEncoder
+from .geotiff import to_geotiff, write_png
 from .h3cells import embed_h3
 from .poi import category_text, make_text, osm_text, read_osm_pbf, read_pois
+from .raster import embed_grid, to_rgb
 from .reduce import embed_geometries
 from .text import TextEmbeddingCache, TextEncoder
 
@@ -38,10 +40,14 @@ __all__ = [
     "datasets",
     "embed_dask",
     "embed_geometries",
+    "embed_grid",
     "embed_h3",
     "exceptions",
     "make_text",
     "osm_text",
     "read_osm_pbf",
     "read_pois",
+    "to_geotiff",
+    "to_rgb",
+    "write_png",
 ]

@@ -39,6 +39,10 @@ class DuplicateIndexError(GeocalliperError, ValueError):
     """The frame's index has duplicates, so results could not be aligned to it."""
 
 
+class GridTooLargeError(GeocalliperError, MemoryError):
+    """A raster request would not fit in memory; pass ``chunks=`` for a lazy array."""
+
+
 class NotFittedError(GeocalliperError, RuntimeError):
     """An estimator was used before ``fit`` (or ``load``)."""
 

@@ -82,7 +82,7 @@ def _parts(geoms: np.ndarray) -> np.ndarray:
 
 
 def estimate_cell_count(
-    area: AreaLike, resolution: int, *, contain: Containment = "overlap", crs: Any = None
+    area: AreaLike, resolution: int, *, contain: Containment = "overlap", area_crs: Any = None
 ) -> int:
     """Estimate how many H3 cells of ``resolution`` cover ``area``, without listing them.
 
@@ -91,13 +91,13 @@ def estimate_cell_count(
 
     Examples
     --------
-    >>> n = estimate_cell_count((24.9, 60.15, 25.0, 60.2), 9, crs="EPSG:4326")
+    >>> n = estimate_cell_count((24.9, 60.15, 25.0, 60.2), 9, area_crs="EPSG:4326")
     >>> 400 < n < 700
     True
     """
     h3 = _h3()
     resolution = check_resolution(resolution)
-    parts = _parts(as_area(area, crs).to_crs(WGS84).values)
+    parts = _parts(as_area(area, area_crs).to_crs(WGS84).values)
     return _estimate(h3, parts, resolution, contain)
 
 
@@ -135,7 +135,7 @@ def h3_cells(
     *,
     contain: Containment = "overlap",
     max_cells: int | None = DEFAULT_MAX_CELLS,
-    crs: Any = None,
+    area_crs: Any = None,
 ) -> list[str]:
     """The H3 cells (ids as strings, sorted) that cover a study area.
 
@@ -156,8 +156,8 @@ def h3_cells(
     max_cells
         Refuse areas estimated (then counted) to hold more cells than this, before any
         memory is spent on them. ``None`` lifts the limit.
-    crs
-        CRS of a bare geometry or of bounds.
+    area_crs
+        CRS of a bare geometry or of bounds (as in :func:`~geocalliper.embed_grid`).
 
     Returns
     -------
@@ -170,7 +170,7 @@ def h3_cells(
 
     Examples
     --------
-    >>> cells = h3_cells((24.93, 60.16, 24.95, 60.17), 8, crs="EPSG:4326")
+    >>> cells = h3_cells((24.93, 60.16, 24.95, 60.17), 8, area_crs="EPSG:4326")
     >>> len(cells), cells[0]
     (6, '881126d307fffff')
     """
@@ -183,7 +183,7 @@ def h3_cells(
     if max_cells is not None and (isinstance(max_cells, bool) or max_cells < 1):
         raise ValueError(f"max_cells must be a positive integer or None, got {max_cells!r}.")
 
-    geoms = as_area(area, crs)
+    geoms = as_area(area, area_crs)
     geoms = geoms.to_crs(WGS84)
     check_geographic_range(geoms, "study-area geometries")
     parts = _parts(geoms.values)
@@ -290,7 +290,7 @@ def embed_h3(
     *,
     contain: Containment = "overlap",
     max_cells: int | None = DEFAULT_MAX_CELLS,
-    crs: Any = None,
+    area_crs: Any = None,
     batch_size: int = 65_536,
     normalize: bool = False,
 ) -> gpd.GeoDataFrame:
@@ -302,7 +302,7 @@ def embed_h3(
         A fitted :class:`~geocalliper.CaLLiPer`.
     area
         The study area in any CRS: polygons or multipolygons as a GeoDataFrame,
-        GeoSeries, shapely geometry (with ``crs``) or bounds (with ``crs``); points give
+        GeoSeries, shapely geometry (with ``area_crs``) or bounds (with ``area_crs``); points give
         the cells that contain them. See :func:`h3_cells`.
     resolution
         H3 resolution, 0–15 (resolution 9: ~0.1 km² cells, 10: ~0.015 km²).
@@ -318,8 +318,8 @@ def embed_h3(
     max_cells
         Refuse areas with more cells than this (estimated before any work is done);
         ``None`` lifts the limit.
-    crs
-        CRS of a bare geometry or of bounds.
+    area_crs
+        CRS of a bare geometry or of bounds (as in :func:`~geocalliper.embed_grid`).
     batch_size
         Points per forward pass.
     normalize
@@ -340,7 +340,7 @@ def embed_h3(
     """
     how = check_reduction(how, n_samples, seed, allowed=("center", "mean"))
     model._check_fitted()
-    cells = h3_cells(area, resolution, contain=contain, max_cells=max_cells, crs=crs)
+    cells = h3_cells(area, resolution, contain=contain, max_cells=max_cells, area_crs=area_crs)
     hexes = h3_polygons(cells)
     if how == "center":
         xy = h3_centers(cells, model.crs_)

@@ -38,6 +38,9 @@ def atomic_path(target: Path, suffix: str = ""):
     target = Path(target)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix + ".tmp", dir=target.parent)
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the mode a new file gets
     try:
         yield Path(tmp)
         os.replace(tmp, target)

@@ -115,10 +115,10 @@ def test_mean_is_seeded_per_cell(fitted, area_3067, cells_3067):
 def test_multipolygons_and_several_geometries(fitted):
     a = Point(24.93, 60.16).buffer(0.01)
     b = Point(25.05, 60.21).buffer(0.01)
-    one = h3_cells(MultiPolygon([a, b]), 8, crs=4326)
+    one = h3_cells(MultiPolygon([a, b]), 8, area_crs=4326)
     frame = gpd.GeoDataFrame(geometry=[a, b], crs=4326)
     assert h3_cells(frame, 8) == one
-    assert one == sorted(set(h3_cells(a, 8, crs=4326)) | set(h3_cells(b, 8, crs=4326)))
+    assert one == sorted(set(h3_cells(a, 8, area_crs=4326)) | set(h3_cells(b, 8, area_crs=4326)))
     cells = frame.calliper.embed_h3(fitted, resolution=8)
     assert list(cells.index) == one
 
@@ -131,7 +131,7 @@ def test_points_give_the_cells_that_contain_them(helsinki_pois):
 
 
 def test_bounds_and_a_bare_geometry(fitted):
-    by_bounds = embed_h3(fitted, (24.93, 60.16, 24.95, 60.17), 9, crs="EPSG:4326")
+    by_bounds = embed_h3(fitted, (24.93, 60.16, 24.95, 60.17), 9, area_crs="EPSG:4326")
     assert len(by_bounds) > 5
     with pytest.raises(MissingCRSError):
         embed_h3(fitted, (24.93, 60.16, 24.95, 60.17), 9)
@@ -140,7 +140,7 @@ def test_bounds_and_a_bare_geometry(fitted):
 @pytest.mark.parametrize("resolution", [-1, 16, 9.5, True, "9"])
 def test_resolution_is_validated(fitted, resolution):
     with pytest.raises(ValueError, match="H3 resolution must be an integer from 0"):
-        embed_h3(fitted, (24.93, 60.16, 24.95, 60.17), resolution, crs=4326)
+        embed_h3(fitted, (24.93, 60.16, 24.95, 60.17), resolution, area_crs=4326)
 
 
 def test_too_many_cells_are_refused_before_any_work(fitted, area_3067):
@@ -163,8 +163,8 @@ def test_other_errors(fitted, area_3067):
         embed_h3(fitted, area_3067, 9, contain="inside")
     tiny = Point(24.95, 60.17).buffer(1e-5)
     with pytest.raises(EmptyDataError, match="finer resolution"):
-        h3_cells(tiny, 7, crs=4326, contain="center")
-    assert len(h3_cells(tiny, 7, crs=4326)) == 1  # overlap always finds the cell
+        h3_cells(tiny, 7, area_crs=4326, contain="center")
+    assert len(h3_cells(tiny, 7, area_crs=4326)) == 1  # overlap always finds the cell
     line = gpd.GeoSeries([LineString([(24.9, 60.1), (25.0, 60.2)])], crs=4326)
     with pytest.raises(InvalidGeometryError, match=r"[Bb]uffer"):
         embed_h3(fitted, line, 9)
