@@ -2,7 +2,7 @@
 
 :func:`as_area` turns whatever describes a study area (a GeoDataFrame, a GeoSeries, a
 shapely geometry with a CRS, or bounds with a CRS) into one validated GeoSeries of
-polygons; :func:`sample_points` draws seeded random points inside geometries, for
+polygons; :func:`sample_in_geometry` draws random points inside a geometry, for
 ``how="mean"`` reductions.
 """
 
@@ -77,39 +77,20 @@ def as_area(area: AreaLike, crs: Any = None) -> gpd.GeoSeries:
     return geoms
 
 
-def sample_points(
-    geoms: gpd.GeoSeries, n_samples: int, seed: int = 0
-) -> tuple[gpd.GeoSeries, np.ndarray]:
-    """Draw ``n_samples`` random points inside each geometry (seeded).
+def sample_in_geometry(
+    geom: BaseGeometry, n: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Draw ``n`` random points inside one geometry; return their x and y arrays.
 
-    Polygons are sampled uniformly by area (rejection sampling in their bounding
-    box), lines uniformly by length, points are repeated. Returns the points and, for
-    each point, the position (0 … len(geoms)-1) of the geometry it belongs to.
+    Polygons are sampled uniformly by area (rejection sampling in the bounding box),
+    lines uniformly by length, points are repeated.
 
     Examples
     --------
-    >>> g = gpd.GeoSeries([box(0, 0, 1, 1), box(10, 10, 12, 11)])
-    >>> pts, owner = sample_points(g, 4, seed=0)
-    >>> len(pts), owner.tolist()
-    (8, [0, 0, 0, 0, 1, 1, 1, 1])
-    >>> bool(pts[owner == 1].within(g.iloc[1]).all())
+    >>> x, y = sample_in_geometry(box(10, 10, 12, 11), 4, np.random.default_rng(0))
+    >>> bool(((x >= 10) & (x <= 12) & (y >= 10) & (y <= 11)).all())
     True
     """
-    if n_samples < 1:
-        raise ValueError(f"n_samples must be at least 1, got {n_samples}.")
-    rng = np.random.default_rng(seed)
-    xs = np.empty((len(geoms), n_samples))
-    ys = np.empty((len(geoms), n_samples))
-    for i, geom in enumerate(geoms.values):
-        xs[i], ys[i] = _sample_one(geom, n_samples, rng)
-    owner = np.repeat(np.arange(len(geoms)), n_samples)
-    points = gpd.GeoSeries(gpd.points_from_xy(xs.ravel(), ys.ravel()), crs=geoms.crs)
-    return points, owner
-
-
-def _sample_one(
-    geom: BaseGeometry, n: int, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
     if geom is None or geom.is_empty:
         raise InvalidGeometryError("Cannot sample points in a missing or empty geometry.")
     kind = geom.geom_type

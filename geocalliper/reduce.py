@@ -30,7 +30,7 @@ import pandas as pd
 from pyproj import CRS
 
 from ._constants import embedding_columns
-from .area import _sample_one
+from .area import sample_in_geometry
 from .coords import as_geoseries, check_geographic_range, check_projected, geometries_to_xy
 
 if TYPE_CHECKING:
@@ -85,7 +85,7 @@ def keyed_sample_xy(
 ) -> np.ndarray:
     """``n_samples`` points inside each geometry, seeded per geometry by ``(seed, key)``.
 
-    Uses the sampler of :func:`geocalliper.area.sample_points` (uniform by area in
+    Uses :func:`geocalliper.area.sample_in_geometry` (uniform by area in
     polygons, by length on lines) with one random generator per geometry, so a
     geometry's points depend only on the geometry, its key and ``seed``. Returns
     ``(len(geoms) * n_samples, 2)`` float64 coordinates in the CRS of ``geoms``, the
@@ -107,7 +107,7 @@ def keyed_sample_xy(
     out = np.empty((len(geoms), n_samples, 2), dtype=np.float64)
     for i, (geom, key) in enumerate(zip(geoms.values, keys, strict=True)):
         rng = np.random.default_rng([int(seed), int(key)])
-        out[i, :, 0], out[i, :, 1] = _sample_one(geom, n_samples, rng)
+        out[i, :, 0], out[i, :, 1] = sample_in_geometry(geom, n_samples, rng)
     return out.reshape(-1, 2)
 
 
