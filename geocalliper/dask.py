@@ -78,7 +78,7 @@ def embed_partition(
     how: str | None = None,
     n_samples: int = 16,
     seed: int = 0,
-    batch_size: int = 65_536,
+    batch_size: int | None = None,
     normalize: bool = False,
 ) -> pd.DataFrame | gpd.GeoDataFrame:
     """Embed one partition (a GeoDataFrame or GeoSeries); empty partitions give empty frames.
@@ -108,7 +108,7 @@ def embed_dask(
     how: Literal["centroid", "mean"] | None = None,
     n_samples: int = 16,
     seed: int = 0,
-    batch_size: int = 65_536,
+    batch_size: int | None = None,
     normalize: bool = False,
 ) -> Any:
     """Embed a dask-geopandas GeoDataFrame (or GeoSeries) lazily, partition by partition.

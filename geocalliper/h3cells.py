@@ -291,7 +291,7 @@ def embed_h3(
     contain: Containment = "overlap",
     max_cells: int | None = DEFAULT_MAX_CELLS,
     area_crs: Any = None,
-    batch_size: int = 65_536,
+    batch_size: int | None = None,
     normalize: bool = False,
 ) -> gpd.GeoDataFrame:
     """Embed the H3 cells that cover a study area.
@@ -321,7 +321,8 @@ def embed_h3(
     area_crs
         CRS of a bare geometry or of bounds (as in :func:`~geocalliper.embed_grid`).
     batch_size
-        Points per forward pass.
+        Points per forward pass of the encoder; default: 4,096 on a CPU (cache-sized
+        batches run fastest there), 65,536 on a GPU.
     normalize
         L2-normalise the vectors (after averaging).
 
