@@ -42,8 +42,9 @@ if TYPE_CHECKING:
 MAX_PIXEL_INTERLEAVED_BANDS = 4
 _RGB = ("red", "green", "blue")
 #: GDAL block cache while writing (GDAL's default, 5% of RAM, is not needed for tiles
-#: written in order); ``GDAL_CACHEMAX`` in the environment or a ``rasterio.Env`` wins.
-GDAL_CACHE_BYTES = 256 * 1024**2
+#: written in order, nor for overviews built band by band); ``GDAL_CACHEMAX`` in the
+#: environment or a ``rasterio.Env`` wins.
+GDAL_CACHE_BYTES = 64 * 1024**2
 
 
 # ---------------------------------------------------------------------------- input
@@ -96,13 +97,17 @@ def _is_dask(data: Any) -> bool:
 
 
 def _n_parallel() -> int:
-    """Blocks computed at once: the distributed client's threads, else the CPU count."""
+    """Blocks computed at once: the distributed client's threads, else one.
+
+    Locally one block at a time is as fast (the encoder already uses every core) and
+    each block in flight holds its whole ``(band, y, x)`` array.
+    """
     try:
         from distributed import get_client
 
         return max(1, sum(get_client().nthreads().values()))
     except Exception:  # no distributed, or no client
-        return max(1, os.cpu_count() or 1)
+        return 1
 
 
 # ---------------------------------------------------------------------------- writing
@@ -118,7 +123,7 @@ def _overview_factors(height: int, width: int, blocksize: int, overviews: int | 
 
 def _windows(data: Any, meta: dict[str, Any], blocksize: int) -> Iterator[tuple[Any, Any]]:
     """Yield (window, numpy block) pairs covering the raster; dask blocks are computed
-    a few at a time (as many as can run at once), never the whole array."""
+    one at a time (as many as a distributed cluster runs at once), never the whole array."""
     from rasterio.windows import Window
 
     if _is_dask(data):
@@ -235,9 +240,9 @@ def to_geotiff(
     da
         A raster with a CRS and transform known to rioxarray (``da.rio``), e.g. from
         :func:`geocalliper.raster.embed_grid` or :func:`~geocalliper.raster.to_rgb`;
-        numpy- or dask-backed. A dask-backed array is computed block by block (a few
-        blocks at a time) and each block written to its window, so the raster never
-        has to fit in memory.
+        numpy- or dask-backed. A dask-backed array is computed block by block (one at
+        a time; on a distributed cluster as many as it has threads) and each block
+        written to its window, so the raster never has to fit in memory.
     path
         Target file; replaced atomically when the write succeeds.
     cog

@@ -50,6 +50,9 @@ if TYPE_CHECKING:
 
 #: Side, in cells, of the blocks an eager grid is embedded in (one progress step each).
 EAGER_BLOCK = 512
+#: Cells embedded at a time within a block (at most this many embeddings are held outside
+#: the block's array: 32 MiB at 128 float32 bands).
+FILL_CELLS = 65_536
 #: Used as the memory limit when the available memory cannot be read.
 FALLBACK_MAX_MEMORY = 4 * 1024**3
 #: Band names of :func:`to_rgb`.
@@ -326,16 +329,27 @@ def _fill_block(
         out[...] = np.nan
     if px.size == 0:
         return
-    emb = model.embed_coords(
-        np.column_stack((px, py)),
-        batch_size=spec.batch_size,
-        normalize=spec.normalize,
-        progress=False,
-    )
+    xy = np.column_stack((px, py))
+
+    def embed(part: slice) -> np.ndarray:
+        return model.embed_coords(
+            xy[part], batch_size=spec.batch_size, normalize=spec.normalize, progress=False
+        )
+
+    # at most ``step`` cells at a time, written straight into ``out``: no (cells, bands)
+    # copy of the whole block beside it, and no transposed one either
+    step = max(FILL_CELLS, spec.batch_size or 0)
     if mask is None:
-        out[...] = emb.T.reshape(out.shape)
+        rows = max(1, step // w)  # whole rows at a time
+        for r0 in range(0, h, rows):
+            r1 = min(r0 + rows, h)
+            emb = embed(slice(r0 * w, r1 * w))
+            out[:, r0:r1, :] = emb.reshape(r1 - r0, w, -1).transpose(2, 0, 1)
     else:
-        out[:, mask] = emb.T
+        rows, cols = np.nonzero(mask)
+        for start in range(0, len(xy), step):
+            part = slice(start, start + step)
+            out[:, rows[part], cols[part]] = embed(part).T
 
 
 def _dask_block(
