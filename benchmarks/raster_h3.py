@@ -28,7 +28,7 @@ Files are written into a temporary folder, removed at the end unless ``--keep DI
 
 Run from the repository root::
 
-    HF_HUB_OFFLINE=1 python benchmarks/raster_h3.py            # full run: ~8-10 min on 2 CPUs
+    HF_HUB_OFFLINE=1 python benchmarks/raster_h3.py            # full run: ~6 min on 2 CPUs
     HF_HUB_OFFLINE=1 python benchmarks/raster_h3.py --quick    # smoke run (seconds)
 
 The full run writes ``benchmarks/results/raster_h3.json`` (``--out`` to change it); a
@@ -73,8 +73,9 @@ SHARE_TARGET = 0.80  # raster cells/s as a share of embed_coords points/s
 MEMORY_TARGET = 1.5e9  # bytes of peak RSS while streaming the big raster
 WGS84 = "EPSG:4326"
 
-#: sizes of the full run and of --quick: (grid side, grid res, stream side, stream res,
-#: chunks, H3 box half-width in degrees or None for the POIs' bounds)
+#: sizes of the full run and of --quick: (side in cells, resolution in m) of the throughput
+#: grid and of the streamed grid, their chunks, and the half-width in degrees of the H3
+#: box around the POIs' median (None: the POIs' bounds)
 FULL = {"grid": (1000, 30.0), "stream": (3163, 10.0), "chunks": 512, "h3_half_deg": None}
 QUICK = {"grid": (96, 30.0), "stream": (200, 10.0), "chunks": 64, "h3_half_deg": 0.02}
 
@@ -318,12 +319,12 @@ def run_benchmark(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         lon, lat = pois.geometry.x.median(), pois.geometry.y.median()
         d = sizes["h3_half_deg"]
         h3_area = (lon - d, lat - d, lon + d, lat + d)
-    print(f"H3: bounds {np.round(h3_area, 4).tolist()}, {args.rounds} rounds", flush=True)
+    print(f"H3: bounds {np.round(h3_area, 4).tolist()}, {args.h3_rounds} rounds", flush=True)
     h3_cases = {
         f"res{r}": (lambda r=r: embed_h3(model, h3_area, r, how="center", area_crs=WGS84))
         for r in args.h3_resolutions
     }
-    h3_best, h3_last = interleaved_best(h3_cases, args.rounds)
+    h3_best, h3_last = interleaved_best(h3_cases, args.h3_rounds)
     h3 = [
         {
             "resolution": int(key[3:]),
@@ -393,6 +394,7 @@ def run_benchmark(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             "quick": args.quick,
             "seed": args.seed,
             "rounds": args.rounds,
+            "h3_rounds": args.h3_rounds,
             "model": {k: v for k, v in model.get_params().items() if k != "cache_dir"},
             "crs": model.crs_.to_string(),
             "grid": {"side": side, "res": res, "box": box, "chunks": chunks},
@@ -522,7 +524,7 @@ def markdown(report: dict[str, Any]) -> str:
         f"{cfg['model']['hidden_dim']} hidden, {cfg['model']['num_blocks']} blocks, "
         f"{cfg['model']['embedding_dim']}-d, fitted {fit['epochs_run']} epochs in "
         f"{fit['seconds']:.0f} s; {report['environment']['threads']} torch threads; "
-        f"best of {cfg['rounds']} interleaved rounds.",
+        f"best of {cfg['rounds']} (raster) / {cfg['h3_rounds']} (H3) interleaved rounds.",
         "",
         "| measure | case | result | note |",
         "|---|---|---|---|",
@@ -549,7 +551,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--keep", type=Path, default=None, help="write the files into DIR and keep them"
     )
-    parser.add_argument("--rounds", type=int, default=2, help="interleaved timing rounds")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="interleaved timing rounds, raster cases"
+    )
+    parser.add_argument("--h3-rounds", type=int, default=2, help="interleaved rounds, H3 cases")
     parser.add_argument("--epochs", type=int, default=None, help="fit epochs (2; 1 with --quick)")
     parser.add_argument(
         "--batch-size",
