@@ -111,19 +111,37 @@ def best_of(fn: Callable[[], T], repeats: int) -> tuple[float, T]:
     return best, result
 
 
-def round_robin(fns: dict[str, Callable[[], Any]], repeats: int) -> dict[str, float]:
+def round_robin(
+    fns: dict[str, Callable[[], Any]],
+    repeats: int,
+    disturbance: dict[str, float] | None = None,
+) -> dict[str, float]:
     """Shortest wall time of each function over ``repeats`` interleaved rounds.
 
     Running the candidates in turn (A, B, C, A, B, C, ...) rather than one after the
     other spreads any disturbance from other processes over all of them, so their
-    ratios stay fair on a shared machine.
+    ratios stay fair on a shared machine. When ``disturbance`` is given, it receives for
+    each function the share of the machine's CPU that other processes used during the
+    run kept (see :func:`cpu_seconds`; runs of 0.25 s or more only).
     """
     best = dict.fromkeys(fns, math.inf)
+    cpus = os.cpu_count() or 1
     for _ in range(max(1, repeats)):
         for name, fn in fns.items():
+            before = cpu_seconds()
             start = time.perf_counter()
             fn()
-            best[name] = min(best[name], time.perf_counter() - start)
+            seconds = time.perf_counter() - start
+            after = cpu_seconds()
+            if seconds < best[name]:
+                best[name] = seconds
+                # /proc/stat counts in 10 ms ticks: too coarse for shorter runs
+                measurable = seconds >= 0.25 and before is not None and after is not None
+                if disturbance is not None and measurable:
+                    other = (after[0] - before[0]) - (after[1] - before[1])
+                    disturbance[name] = max(0.0, other) / (cpus * seconds)
+                elif disturbance is not None:
+                    disturbance.pop(name, None)
     return best
 
 
@@ -509,10 +527,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     }
     if best_bs == coords_bs:
         del full["embed_coords_best_batch"], full["reference_numpy_best_batch"]
-    seconds = round_robin(full, args.repeats)
+    disturbed: dict[str, float] = {}
+    seconds = round_robin(full, args.repeats, disturbed)
     if best_bs == coords_bs:
-        seconds["embed_coords_best_batch"] = seconds["embed_coords"]
-        seconds["reference_numpy_best_batch"] = seconds["reference_numpy"]
+        for alias, name in (
+            ("embed_coords_best_batch", "embed_coords"),
+            ("reference_numpy_best_batch", "reference_numpy"),
+        ):
+            seconds[alias] = seconds[name]
+            if name in disturbed:
+                disturbed[alias] = disturbed[name]
     t_e2e, t_xy = seconds["embed_end_to_end"], seconds["points_to_xy"]
     t_coords, t_coords_best = seconds["embed_coords"], seconds["embed_coords_best_batch"]
     t_ref, t_ref_best = seconds["reference_numpy"], seconds["reference_numpy_best_batch"]
@@ -537,6 +561,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "embed_coords_batch_size": coords_bs,
         "best_batch_size": best_bs,
         "seconds": seconds,
+        "other_processes_cpu_share_during_run": disturbed,
         "dataframe_and_rest_seconds": t_e2e - t_xy - t_coords,
         "points_per_second": speed,
         "embed_coords_sweep_points": len(sub),
@@ -606,10 +631,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             f"other processes used {other_share:.0%} of the machine's CPU time during the run"
             + ("  WARNING: figures are slowed by them" if other_share > 0.1 else "")
         )
+        print(
+            "(!N% busy) after a rate: other processes used N% of the CPUs during the run "
+            "kept for it"
+        )
     k = 1e3
 
     def rate(name: str) -> str:
-        return f"{speed[name] / k:,.1f} k/s"
+        """Points/s of a timing, flagged when other processes disturbed its best run."""
+        flag = disturbed.get(name, 0.0)
+        mark = f" (!{flag:.0%} busy)" if flag > 0.1 else ""
+        return f"{speed[name] / k:,.1f} k/s{mark}"
 
     same = best_bs == coords_bs
     rows: list[tuple[str, str, str]] = [
