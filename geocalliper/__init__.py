@@ -17,12 +17,13 @@ Examples
 __version__ = "0.1.0"
 
 from . import accessor as accessor  # registers the ``gdf.calliper`` accessor
-from . import datasets, exceptions
+from . import datasets, exceptions, mobility
 from .calliper import CaLLiPer
 from .dask import embed_dask
 from .encoders import FCNet, GridEncoding, LocationEncoder
 from .geotiff import to_geotiff, write_png
 from .h3cells import embed_h3
+from .mobility import NextLocationPredictor
 from .poi import category_text, make_text, osm_text, read_osm_pbf, read_pois
 from .raster import embed_grid, to_rgb
 from .reduce import embed_geometries
@@ -33,6 +34,7 @@ __all__ = [
     "FCNet",
     "GridEncoding",
     "LocationEncoder",
+    "NextLocationPredictor",
     "TextEmbeddingCache",
     "TextEncoder",
     "__version__",
@@ -44,6 +46,7 @@ __all__ = [
     "embed_h3",
     "exceptions",
     "make_text",
+    "mobility",
     "osm_text",
     "read_osm_pbf",
     "read_pois",

@@ -61,3 +61,19 @@ def embedding_columns(dim: int) -> list[str]:
     ['calliper_0', 'calliper_1', 'calliper_2']
     """
     return [f"{EMBEDDING_PREFIX}{i}" for i in range(dim)]
+
+
+#: Default columns of a visits frame (one row per stay or check-in), see
+#: :mod:`geocalliper.mobility`.
+USER_COLUMN = "user_id"
+START_COLUMN = "started_at"
+END_COLUMN = "finished_at"
+DURATION_COLUMN = "duration"
+LOCATION_COLUMN = "location_id"
+SPLIT_COLUMN = "split"
+#: Values of :data:`SPLIT_COLUMN`.
+SPLITS = ("train", "valid", "test")
+#: ``config.json`` ``"kind"`` of a next-location predictor.
+PREDICTOR_KIND = "geocalliper.NextLocationPredictor"
+#: Sub-folder of a saved predictor that holds its CaLLiPer model.
+CALLIPER_SUBDIR = "calliper"

@@ -53,3 +53,7 @@ class ModelFileError(GeocalliperError, ValueError):
 
 class TextModelError(GeocalliperError, OSError):
     """The sentence-transformers text model could not be loaded."""
+
+
+class VisitsError(GeocalliperError, ValueError):
+    """A visits frame cannot be used as it is: e.g. mixed tz-aware and naive times."""

@@ -1,0 +1,33 @@
+"""Next-location prediction from visits GeoDataFrames (MHSA with CaLLiPer features).
+
+- :mod:`~.visits`: visits frames, checked and normalised;
+- :mod:`~.readers`: FSQ-NYC check-ins, GeoLife staypoints and raw GeoLife PLT files;
+- :mod:`~.staypoints`: raw GPS -> staypoints -> locations -> visits;
+- :mod:`~.split`: the per-user chronological split and inductive location masking;
+- :mod:`~.sequences`: visits as model input (chunks scored in one causal pass);
+- :mod:`~.module`: the MHSA transformer with closed and inductive heads (pure torch);
+- :mod:`~.training`: the training loop;
+- :mod:`~.metrics`: Acc@k, MRR, NDCG@10, weighted F1;
+- :mod:`~.predictor`: the :class:`NextLocationPredictor` estimator.
+"""
+
+from .metrics import next_location_scores
+from .predictor import NextLocationPredictor
+from .readers import read_fsq_nyc, read_geolife_plt, read_geolife_staypoints
+from .split import mask_locations, split_by_day
+from .staypoints import generate_locations, generate_staypoints, gps_to_visits
+from .visits import prepare_visits
+
+__all__ = [
+    "NextLocationPredictor",
+    "generate_locations",
+    "generate_staypoints",
+    "gps_to_visits",
+    "mask_locations",
+    "next_location_scores",
+    "prepare_visits",
+    "read_fsq_nyc",
+    "read_geolife_plt",
+    "read_geolife_staypoints",
+    "split_by_day",
+]

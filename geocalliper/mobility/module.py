@@ -1,0 +1,181 @@
+"""The MHSA next-location transformer (Hong et al.), in pure torch: tensors in, tensors out.
+
+Location features come from a trainable lookup table, from frozen CaLLiPer
+embeddings of each visit's coordinates, or both. Time (hour, quarter-hour,
+weekday) and duration embeddings are added; sinusoidal positions; a post-norm
+transformer encoder with a mask that lets each query see only the visits of its
+target's window; a user embedding and a residual fully-connected block. Two heads:
+
+- :meth:`MHSA.closed_logits`: the reference softmax over the training vocabulary;
+- :meth:`MHSA.inductive_logits`: scores any candidate place from its CaLLiPer
+  embedding, plus a learned bias for known ids (a shared bias for unknown ones), so
+  places never seen in training can be ranked.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .sequences import N_DURATION_BINS, PAD
+
+
+def sinusoidal_positions(length: int, dim: int, device: torch.device) -> torch.Tensor:
+    """``(length, dim)`` sinusoidal position encoding (Vaswani et al.)."""
+    pos = torch.arange(length, device=device, dtype=torch.float32)[:, None]
+    freq = torch.exp(
+        torch.arange(0, dim, 2, device=device, dtype=torch.float32) * (-math.log(10_000.0) / dim)
+    )
+    pe = torch.zeros(length, dim, device=device)
+    pe[:, 0::2] = torch.sin(pos * freq)
+    pe[:, 1::2] = torch.cos(pos * freq[: dim // 2])
+    return pe
+
+
+def window_mask(
+    day: torch.Tensor, query_day: torch.Tensor, key_ok: torch.Tensor, history_days: int
+) -> torch.Tensor:
+    """``(B, L, L)`` bool: may query ``q`` attend to key ``k``?
+
+    Causal (``k <= q``), ``day[k] >= query_day[q] - history_days``, the key is a real,
+    visible token; every token may attend to itself, so no row is empty.
+    """
+    length = day.shape[1]
+    causal = torch.ones(length, length, dtype=torch.bool, device=day.device).tril()
+    recent = day[:, None, :] >= (query_day[:, :, None] - history_days)
+    allowed = causal[None] & recent & key_ok[:, None, :]
+    return allowed | torch.eye(length, dtype=torch.bool, device=day.device)[None]
+
+
+class MHSA(nn.Module):
+    """Multi-head self-attention next-location model.
+
+    Parameters
+    ----------
+    n_locations
+        Vocabulary size (known locations); lookup indices are ``2 .. n_locations + 1``
+        (0 = padding, 1 = unknown).
+    n_users
+        Known users; index 0 is the shared embedding of unknown users.
+    location_dim
+        Width of the CaLLiPer features (0: none).
+    use_lookup
+        Learn a lookup-table location embedding.
+    inductive
+        Build the inductive head (else the closed head).
+    d_model, n_layers, n_heads, ff_dim, dropout
+        Transformer shape.
+    history_days
+        Window of days each query may attend to.
+    """
+
+    def __init__(
+        self,
+        n_locations: int,
+        n_users: int,
+        *,
+        location_dim: int = 0,
+        use_lookup: bool = True,
+        inductive: bool = False,
+        d_model: int = 128,
+        n_layers: int = 2,
+        n_heads: int = 8,
+        ff_dim: int = 256,
+        dropout: float = 0.1,
+        history_days: int = 7,
+    ) -> None:
+        super().__init__()
+        if not use_lookup and location_dim <= 0:
+            raise ValueError("The model needs location features: a lookup table or CaLLiPer.")
+        if inductive and location_dim <= 0:
+            raise ValueError("The inductive head needs CaLLiPer location embeddings.")
+        self.d_model = d_model
+        self.history_days = history_days
+        self.inductive = inductive
+        self.lookup = (
+            nn.Embedding(n_locations + 2, d_model, padding_idx=PAD) if use_lookup else None
+        )
+        self.location_proj = nn.Linear(location_dim, d_model) if location_dim > 0 else None
+        self.hour = nn.Embedding(24, d_model)
+        self.quarter = nn.Embedding(4, d_model)
+        self.weekday = nn.Embedding(7, d_model)
+        self.duration = nn.Embedding(N_DURATION_BINS, d_model)
+        self.user = nn.Embedding(n_users + 1, d_model)
+        self.input_drop = nn.Dropout(dropout)
+        layer = nn.TransformerEncoderLayer(
+            d_model, n_heads, ff_dim, dropout, activation="relu", batch_first=True
+        )
+        self.encoder = nn.TransformerEncoder(
+            layer, n_layers, norm=nn.LayerNorm(d_model), enable_nested_tensor=False
+        )
+        self.n_heads = n_heads
+        self.fc = nn.Linear(d_model, d_model)
+        self.fc_drop = nn.Dropout(dropout)
+        self.fc_norm = nn.LayerNorm(d_model)
+        if inductive:
+            self.query = nn.Linear(d_model, d_model)
+            self.candidate = nn.Sequential(
+                nn.Linear(location_dim, d_model), nn.ReLU(), nn.Linear(d_model, d_model)
+            )
+            self.bias = nn.Embedding(n_locations + 1, 1)  # 0: unknown places
+            nn.init.zeros_(self.bias.weight)
+            self.head = None
+        else:
+            self.head = nn.Linear(d_model, n_locations)
+
+    def forward(
+        self,
+        loc_idx: torch.Tensor,
+        loc_emb: torch.Tensor | None,
+        feats: torch.Tensor,
+        user_idx: torch.Tensor,
+        day: torch.Tensor,
+        query_day: torch.Tensor,
+        key_ok: torch.Tensor,
+    ) -> torch.Tensor:
+        """Hidden state of every query position, ``(B, L, d_model)``.
+
+        ``loc_idx`` (B, L) lookup indices; ``loc_emb`` (B, L, E) CaLLiPer features or
+        ``None``; ``feats`` (B, L, 4) hour, quarter, weekday, duration bin;
+        ``user_idx`` (B,); ``day``/``query_day`` (B, L) day numbers; ``key_ok`` (B, L).
+        """
+        x = torch.zeros(*loc_idx.shape, self.d_model, device=loc_idx.device)
+        if self.lookup is not None:
+            x = x + self.lookup(loc_idx)
+        if self.location_proj is not None:
+            x = x + self.location_proj(F.normalize(loc_emb, dim=-1))
+        x = x * math.sqrt(self.d_model)
+        x = x + self.hour(feats[..., 0]) + self.quarter(feats[..., 1])
+        x = x + self.weekday(feats[..., 2]) + self.duration(feats[..., 3])
+        x = self.input_drop(x + sinusoidal_positions(x.shape[1], self.d_model, x.device))
+        allowed = window_mask(day, query_day, key_ok, self.history_days)
+        mask = torch.zeros(allowed.shape, device=x.device).masked_fill(~allowed, float("-inf"))
+        mask = mask.repeat_interleave(self.n_heads, dim=0)
+        h = self.encoder(x, mask=mask)
+        h = h + self.user(user_idx)[:, None, :]
+        return self.fc_norm(h + self.fc_drop(F.relu(self.fc(h))))
+
+    def closed_logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """``(..., n_locations)`` logits over the training vocabulary."""
+        if self.head is None:
+            raise RuntimeError("This model has the inductive head; use inductive_logits.")
+        return self.head(hidden)
+
+    def candidate_vectors(self, cand_emb: torch.Tensor) -> torch.Tensor:
+        """``(C, d_model)`` vectors of candidates from their CaLLiPer embeddings."""
+        return self.candidate(F.normalize(cand_emb, dim=-1))
+
+    def inductive_logits(
+        self, hidden: torch.Tensor, cand_vec: torch.Tensor, cand_bias_idx: torch.Tensor
+    ) -> torch.Tensor:
+        """``(..., C)`` scores of ``C`` candidates.
+
+        ``cand_vec`` from :meth:`candidate_vectors`; ``cand_bias_idx`` (C,) is a
+        candidate's vocabulary position + 1, or 0 for a place not in the vocabulary.
+        """
+        q = self.query(hidden)
+        scores = q @ cand_vec.T / math.sqrt(self.d_model)
+        return scores + self.bias(cand_bias_idx).squeeze(-1)

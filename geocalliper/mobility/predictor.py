@@ -1,0 +1,714 @@
+"""The :class:`NextLocationPredictor` estimator: visits GeoDataFrames in, places out."""
+
+from __future__ import annotations
+
+import inspect
+import os
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import torch
+from pyproj import Transformer
+
+from .._constants import (
+    CALLIPER_SUBDIR,
+    DURATION_COLUMN,
+    END_COLUMN,
+    LOCATION_COLUMN,
+    PREDICTOR_KIND,
+    SPLIT_COLUMN,
+    SPLITS,
+    START_COLUMN,
+    USER_COLUMN,
+    WGS84,
+)
+from ..calliper.estimator import CaLLiPer, default_device
+from ..coords import as_geoseries
+from ..exceptions import EmptyDataError, InvalidGeometryError, ModelFileError, NotFittedError
+from ..persistence import load_model_dir, save_model_dir
+from .metrics import next_location_scores
+from .module import MHSA
+from .sequences import (
+    UNKNOWN,
+    Batch,
+    Sequences,
+    build_sequences,
+    iter_chunk_batches,
+    make_batch,
+)
+from .split import split_by_day
+from .training import TrainConfig, train_next_location
+from .visits import location_table, prepare_visits
+
+_FEATURES = ("lookup", "calliper", "both")
+_HEADS = ("closed", "inductive")
+_RUNTIME_PARAMS = ("calliper", "device", "progress")
+
+
+def _json_id(value: Any) -> Any:
+    """A location or user id as a JSON value (numpy scalars to Python)."""
+    return value.item() if hasattr(value, "item") else value
+
+
+class NextLocationPredictor:
+    """Predict where a person goes next from their recent visits (MHSA transformer).
+
+    Configuration goes in ``__init__``; learned state (attributes ending in ``_``)
+    appears after :meth:`fit` or :meth:`load`.
+
+    Parameters
+    ----------
+    calliper
+        A fitted :class:`~geocalliper.CaLLiPer` (or the path of a saved one) whose
+        frozen encoder gives location features; ``None`` for the lookup-table model.
+    features
+        ``"lookup"`` (a trainable embedding per known location: the "vanilla"
+        control), ``"calliper"`` (CaLLiPer embeddings of each visit's coordinates) or
+        ``"both"``. Default: ``"calliper"`` with a CaLLiPer model, else ``"lookup"``.
+    head
+        ``"closed"`` (the reference softmax over training locations) or
+        ``"inductive"`` (scores any place by its CaLLiPer embedding, so places never
+        seen in training can be predicted). Default: ``"inductive"`` with a CaLLiPer
+        model, else ``"closed"``.
+    d_model, n_layers, n_heads, ff_dim, dropout
+        Transformer shape (MHSA: d 128 / 6 layers on FSQ, d 32–64 / 2 layers on
+        GeoLife; 8 heads; FF 256).
+    history_days, min_history
+        History = the user's visits in the ``history_days`` days before a target; a
+        target is scored with at least ``min_history`` of them.
+    chunk_targets
+        Targets scored per causal pass (see :mod:`geocalliper.mobility.sequences`).
+    batch_size, max_epochs, learning_rate, weight_decay, warmup_epochs, patience
+        Training: Adam, linear warm-up then linear decay, early stopping on the
+        validation loss after ``patience`` epochs without improvement; the best
+        epoch's weights are kept. ``batch_size`` counts chunks.
+    unknown_rate
+        Inductive head: share of known locations treated as unknown in each batch
+        (their id bias and lookup row hidden), so the model learns to score places
+        from their coordinates alone.
+    user_dropout
+        Share of batches' users replaced by the shared unknown-user embedding, which
+        is what users never seen in training get.
+    seed
+        Seeds the initial weights, batch order and dropouts.
+    user_col, start_col, end_col, duration_col, location_col, split_col
+        Column names of visits frames.
+    device, progress
+        Torch device (default CUDA when available) and progress bars.
+
+    Attributes
+    ----------
+    locations_ : pandas.DataFrame
+        The known locations (index: id) with ``lon``, ``lat`` and training ``count``.
+    users_ : list
+        The known users.
+    module_ : MHSA
+        The trained torch module.
+    history_ : pandas.DataFrame
+        Per-epoch ``train_loss``, ``val_loss``, ``lr`` and ``seconds``.
+    best_epoch_ : int
+
+    Examples
+    --------
+    >>> import geocalliper as gc
+    >>> from geocalliper.mobility import read_fsq_nyc
+    >>> visits = read_fsq_nyc("shared/data/fsq-nyc/checkins.csv.gz")       # doctest: +SKIP
+    >>> model = gc.NextLocationPredictor(calliper=nyc_calliper).fit(visits)  # doctest: +SKIP
+    >>> model.evaluate(visits[visits.split == "test"])                    # doctest: +SKIP
+    >>> history = visits[visits.user_id == 1].tail(5)                     # doctest: +SKIP
+    >>> model.predict(history, k=10).explore()                            # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        calliper: CaLLiPer | str | os.PathLike | None = None,
+        *,
+        features: str | None = None,
+        head: str | None = None,
+        d_model: int = 128,
+        n_layers: int = 2,
+        n_heads: int = 8,
+        ff_dim: int = 256,
+        dropout: float = 0.1,
+        history_days: int = 7,
+        min_history: int = 3,
+        chunk_targets: int = 64,
+        batch_size: int = 16,
+        max_epochs: int = 50,
+        learning_rate: float = 1e-3,
+        weight_decay: float = 1e-6,
+        warmup_epochs: int = 2,
+        patience: int = 3,
+        unknown_rate: float = 0.1,
+        user_dropout: float = 0.05,
+        seed: int = 0,
+        user_col: str = USER_COLUMN,
+        start_col: str = START_COLUMN,
+        end_col: str | None = END_COLUMN,
+        duration_col: str | None = DURATION_COLUMN,
+        location_col: str = LOCATION_COLUMN,
+        split_col: str = SPLIT_COLUMN,
+        device: str | None = None,
+        progress: bool = True,
+    ) -> None:
+        self.calliper = calliper
+        self.features = features
+        self.head = head
+        self.d_model = d_model
+        self.n_layers = n_layers
+        self.n_heads = n_heads
+        self.ff_dim = ff_dim
+        self.dropout = dropout
+        self.history_days = history_days
+        self.min_history = min_history
+        self.chunk_targets = chunk_targets
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.warmup_epochs = warmup_epochs
+        self.patience = patience
+        self.unknown_rate = unknown_rate
+        self.user_dropout = user_dropout
+        self.seed = seed
+        self.user_col = user_col
+        self.start_col = start_col
+        self.end_col = end_col
+        self.duration_col = duration_col
+        self.location_col = location_col
+        self.split_col = split_col
+        self.device = device
+        self.progress = progress
+
+    # ------------------------------------------------------------------ params
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+
+    def get_params(self) -> dict[str, Any]:
+        """Configuration, as passed to ``__init__``."""
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params: Any) -> NextLocationPredictor:
+        """Change configuration; call :meth:`fit` again for it to take effect."""
+        unknown = set(params) - set(self._param_names())
+        if unknown:
+            raise ValueError(f"Unknown parameters {sorted(unknown)}.")
+        for k, v in params.items():
+            setattr(self, k, v)
+        return self
+
+    def __repr__(self) -> str:
+        return (
+            f"NextLocationPredictor(features={self._features()!r}, head={self._head()!r}, "
+            f"d_model={self.d_model}, n_layers={self.n_layers})"
+        )
+
+    def _calliper_model(self) -> CaLLiPer | None:
+        if self.calliper is None or isinstance(self.calliper, CaLLiPer):
+            return self.calliper
+        self.calliper = CaLLiPer.load(self.calliper, device=self.device, progress=False)
+        return self.calliper
+
+    def _features(self) -> str:
+        return self.features or ("lookup" if self.calliper is None else "calliper")
+
+    def _head(self) -> str:
+        return self.head or ("closed" if self.calliper is None else "inductive")
+
+    def _check_params(self) -> None:
+        features, head = self._features(), self._head()
+        if features not in _FEATURES:
+            raise ValueError(f"features must be one of {_FEATURES}, got {features!r}.")
+        if head not in _HEADS:
+            raise ValueError(f"head must be one of {_HEADS}, got {head!r}.")
+        if (features != "lookup" or head == "inductive") and self.calliper is None:
+            raise ValueError(
+                f"features={features!r} with head={head!r} needs a CaLLiPer model: pass "
+                "calliper=CaLLiPer(...).fit(pois), or the path of a saved one."
+            )
+        calliper = self._calliper_model()
+        if calliper is not None and not calliper.is_fitted:
+            raise NotFittedError("The CaLLiPer model is not fitted; call its fit(pois) first.")
+        if self.d_model % self.n_heads:
+            raise ValueError(f"d_model ({self.d_model}) must divide by n_heads ({self.n_heads}).")
+        if self.max_epochs < 1 or self.batch_size < 1 or self.chunk_targets < 1:
+            raise ValueError("max_epochs, batch_size and chunk_targets must be positive.")
+
+    @property
+    def is_fitted(self) -> bool:
+        return hasattr(self, "module_")
+
+    def _check_fitted(self) -> None:
+        if not self.is_fitted:
+            raise NotFittedError(
+                "This NextLocationPredictor is not fitted yet: call fit(visits) or "
+                "NextLocationPredictor.load(path) first."
+            )
+
+    @property
+    def device_(self) -> torch.device:
+        return next(self.module_.parameters()).device
+
+    # ------------------------------------------------------------------ data
+    def _prepare(self, visits: gpd.GeoDataFrame, name: str = "visits") -> pd.DataFrame:
+        return prepare_visits(
+            visits,
+            user_col=self.user_col,
+            start_col=self.start_col,
+            end_col=self.end_col,
+            duration_col=self.duration_col,
+            location_col=self.location_col,
+            extra=(self.split_col,),
+            name=name,
+        )
+
+    def _visit_embeddings(self, lon: np.ndarray, lat: np.ndarray) -> torch.Tensor | None:
+        """Frozen CaLLiPer embeddings of WGS84 coordinates, on the model's device."""
+        calliper = self._calliper_model()
+        if calliper is None or (self._features() == "lookup" and self._head() == "closed"):
+            return None
+        tf = Transformer.from_crs(WGS84, calliper.crs_, always_xy=True)
+        x, y = tf.transform(np.asarray(lon, np.float64), np.asarray(lat, np.float64))
+        emb = calliper.embed_coords(np.column_stack([x, y]), progress=False)
+        return torch.from_numpy(np.ascontiguousarray(emb, dtype=np.float32))
+
+    def _encode(
+        self, table: pd.DataFrame, hidden: np.ndarray | None = None, **kw: Any
+    ) -> Sequences:
+        loc_pos = self._loc_index.reindex(table["location"].to_numpy())
+        loc_idx = np.where(loc_pos.isna(), UNKNOWN, loc_pos.fillna(0).to_numpy() + 2)
+        user_pos = self._user_index.reindex(table["user"].to_numpy())
+        user_idx = np.where(user_pos.isna(), 0, user_pos.fillna(0).to_numpy() + 1)
+        options = {
+            "history_days": self.history_days,
+            "min_history": self.min_history,
+            "chunk_targets": self.chunk_targets,
+            **kw,
+        }
+        return build_sequences(
+            table, loc_idx.astype(np.int64), user_idx.astype(np.int64), hidden=hidden, **options
+        )
+
+    def _set_vocab(self, locations: pd.DataFrame, users: list) -> None:
+        self.locations_ = locations
+        self.users_ = users
+        self._loc_index = pd.Series(np.arange(len(locations)), index=locations.index)
+        self._user_index = pd.Series(np.arange(len(users)), index=pd.Index(users, dtype=object))
+        self._vocab_emb = self._visit_embeddings(
+            locations["lon"].to_numpy(), locations["lat"].to_numpy()
+        )
+
+    def _new_module(self) -> MHSA:
+        calliper = self._calliper_model()
+        features = self._features()
+        return MHSA(
+            len(self.locations_),
+            len(self.users_),
+            location_dim=calliper.embedding_dim if features != "lookup" else 0,
+            use_lookup=features != "calliper",
+            inductive=self._head() == "inductive",
+            d_model=self.d_model,
+            n_layers=self.n_layers,
+            n_heads=self.n_heads,
+            ff_dim=self.ff_dim,
+            dropout=self.dropout,
+            history_days=self.history_days,
+        )
+
+    def _train_valid(
+        self, visits: gpd.GeoDataFrame, validation: gpd.GeoDataFrame | None
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        table = self._prepare(visits)
+        if validation is not None:
+            return table, self._prepare(validation, name="validation visits")
+        if self.split_col in table.columns:
+            split = table[self.split_col]
+            unknown = set(split.dropna().unique()) - set(SPLITS)
+            if unknown:
+                raise ValueError(
+                    f"The {self.split_col!r} column holds {sorted(map(str, unknown))}; "
+                    f"expected {SPLITS}."
+                )
+            train = table[split == SPLITS[0]].reset_index(drop=True)
+            valid = table[split == SPLITS[1]].reset_index(drop=True)
+        else:
+            tmp = pd.DataFrame(
+                {self.user_col: table["user"], self.start_col: pd.to_datetime(table["instant"])}
+            )
+            split = split_by_day(
+                tmp, user_col=self.user_col, start_col=self.start_col, fractions=(0.8, 0.2, 0.0)
+            ).to_numpy()
+            train = table[split == SPLITS[0]].reset_index(drop=True)
+            valid = table[split != SPLITS[0]].reset_index(drop=True)
+        if train.empty or valid.empty:
+            raise EmptyDataError(
+                "Need training and validation visits: pass validation=, or a "
+                f"{self.split_col!r} column with 'train' and 'valid' rows, or enough days "
+                "per user for a chronological 80/20 split."
+            )
+        return train, valid
+
+    # ------------------------------------------------------------------ fit
+    def fit(
+        self,
+        visits: gpd.GeoDataFrame,
+        validation: gpd.GeoDataFrame | None = None,
+        *,
+        exclude_locations: Any = None,
+    ) -> NextLocationPredictor:
+        """Train on visits.
+
+        Parameters
+        ----------
+        visits
+            Visits GeoDataFrame (see :func:`~geocalliper.mobility.prepare_visits`).
+            With a ``split`` column, its ``"train"`` rows train and its ``"valid"``
+            rows validate (``"test"`` rows are ignored); without one, each user's
+            last 20% of days validate.
+        validation
+            Explicit validation visits (then all of ``visits`` trains).
+        exclude_locations
+            Location ids to treat as never seen (the inductive protocol): they are
+            left out of the vocabulary, no other visit attends to them, and every
+            target whose window or target touches one is dropped.
+
+        Returns
+        -------
+        NextLocationPredictor
+            ``self``, fitted.
+        """
+        self._check_params()
+        train, valid = self._train_valid(visits, validation)
+        excluded = set() if exclude_locations is None else set(exclude_locations)
+        hid_train = train["location"].isin(excluded).to_numpy()
+        hid_valid = valid["location"].isin(excluded).to_numpy()
+        locations = location_table(train[~hid_train])
+        if locations.empty:
+            raise EmptyDataError("The training visits name no location.")
+        self._set_vocab(locations, sorted(train["user"].unique().tolist(), key=str))
+
+        device = torch.device(self.device or default_device())
+        torch.manual_seed(self.seed)
+        seqs_train = self._encode(train, hid_train)
+        seqs_valid = self._encode(valid, hid_valid)
+        if seqs_train.n_targets == 0 or seqs_valid.n_targets == 0:
+            raise EmptyDataError(
+                f"No valid targets ({seqs_train.n_targets} train, {seqs_valid.n_targets} "
+                f"valid): a target needs {self.min_history} visits in the "
+                f"{self.history_days} days before it, and a segment's first "
+                f"{self.history_days} days are history only."
+            )
+        module = self._new_module().to(device)
+        config = TrainConfig(
+            batch_size=self.batch_size,
+            max_epochs=self.max_epochs,
+            learning_rate=self.learning_rate,
+            weight_decay=self.weight_decay,
+            warmup_epochs=self.warmup_epochs,
+            patience=self.patience,
+            unknown_rate=self.unknown_rate if self._head() == "inductive" else 0.0,
+            user_dropout=self.user_dropout,
+            seed=self.seed,
+            progress=self.progress,
+        )
+        emb_train = self._visit_embeddings(train["lon"], train["lat"])
+        emb_valid = self._visit_embeddings(valid["lon"], valid["lat"])
+        history, best = train_next_location(
+            module,
+            (seqs_train, emb_train),
+            (seqs_valid, emb_valid),
+            self._vocab_emb,
+            config,
+        )
+        self.module_ = module.eval()
+        self.history_ = history
+        self.best_epoch_ = best
+        self.n_train_targets_ = seqs_train.n_targets
+        self.n_valid_targets_ = seqs_valid.n_targets
+        return self
+
+    # ------------------------------------------------------------------ candidates
+    def _candidates(self, candidates: gpd.GeoDataFrame | None, extra: pd.DataFrame | None = None):
+        """(ids, lon, lat, vocab position or -1, embeddings, crs, geometry) of candidates."""
+        if candidates is None:
+            locs = self.locations_
+            if extra is not None:
+                more = extra[~extra.index.isin(locs.index)]
+                locs = pd.concat([locs, more[["lon", "lat"]]])
+            ids = locs.index.to_numpy(dtype=object)
+            lon, lat = locs["lon"].to_numpy(), locs["lat"].to_numpy()
+            geometry = gpd.GeoSeries(gpd.points_from_xy(lon, lat), crs=WGS84)
+        else:
+            geoms = as_geoseries(candidates, name="candidates", unique_index=False)
+            if (np.asarray(geoms.geom_type) != "Point").any():
+                raise InvalidGeometryError(
+                    "Candidates must be points; reduce them first, e.g. "
+                    "cands.geometry = cands.geometry.representative_point()."
+                )
+            if isinstance(candidates, gpd.GeoDataFrame) and self.location_col in candidates:
+                ids = candidates[self.location_col].to_numpy(dtype=object)
+            else:
+                ids = candidates.index.to_numpy(dtype=object)
+            if pd.Index(ids).has_duplicates:
+                raise ValueError(
+                    f"Candidate ids ({self.location_col!r} or the index) must be unique."
+                )
+            ll = geoms.to_crs(WGS84)
+            lon, lat = ll.x.to_numpy(), ll.y.to_numpy()
+            geometry = geoms.reset_index(drop=True)
+        pos = self._loc_index.reindex(ids).fillna(-1).to_numpy().astype(np.int64)
+        emb = self._visit_embeddings(lon, lat) if self._head() == "inductive" else None
+        return ids, pos, emb, geometry
+
+    @torch.no_grad()
+    def _score_batches(self, seqs: Sequences, emb: torch.Tensor | None, pos: np.ndarray, cand_emb):
+        """Yield (target rows, scores (M, C)) over the scored targets of ``seqs``."""
+        module = self.module_.eval()
+        device = self.device_
+        pos_t = torch.from_numpy(pos).to(device)
+        known = pos_t >= 0
+        if self._head() == "inductive":
+            cand_vec = module.candidate_vectors(cand_emb.to(device))
+            bias_idx = torch.where(known, pos_t + 1, torch.zeros_like(pos_t))
+        emb_dev = emb.to(device) if emb is not None and self._features() != "lookup" else None
+        for ids in iter_chunk_batches(seqs, self.batch_size * 4):
+            batch: Batch = make_batch(seqs, ids).to(device)
+            loc_emb = None
+            if emb_dev is not None:
+                loc_emb = emb_dev[batch.rows.clamp(min=0)]
+            hidden = module(
+                batch.loc_idx,
+                loc_emb,
+                batch.feats,
+                batch.user_idx,
+                batch.day,
+                batch.query_day,
+                batch.key_ok,
+            )[batch.scored]
+            if self._head() == "inductive":
+                scores = module.inductive_logits(hidden, cand_vec, bias_idx)
+            else:
+                logits = module.closed_logits(hidden)
+                scores = torch.full(
+                    (len(hidden), len(pos)), float("-inf"), device=device, dtype=logits.dtype
+                )
+                scores[:, known] = logits[:, pos_t[known]]
+            yield batch.target_rows.cpu().numpy(), scores
+
+    # ------------------------------------------------------------------ evaluate
+    def rank_targets(
+        self, visits: gpd.GeoDataFrame, candidates: gpd.GeoDataFrame | None = None
+    ) -> pd.DataFrame:
+        """Rank the true next location of every scored target among the candidates.
+
+        Parameters
+        ----------
+        visits
+            Visits of one period (e.g. the test split); histories are taken within it.
+        candidates
+            Places to rank; default: the known locations plus every location the
+            visits name.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per scored target: ``row`` (its label in ``visits``), ``user``,
+            ``location`` (the true id), ``rank`` (1 = top; ``inf`` when the true place
+            is not a candidate, or the closed head cannot score it) and
+            ``predicted`` (the top-1 id).
+        """
+        self._check_fitted()
+        table = self._prepare(visits)
+        extra = location_table(table)
+        ids, pos, cand_emb, _ = self._candidates(candidates, extra)
+        seqs = self._encode(table)
+        emb = self._visit_embeddings(table["lon"], table["lat"])
+        where = pd.Series(np.arange(len(ids)), index=pd.Index(ids, dtype=object))
+        where = where[~where.index.duplicated()]
+        out = []
+        for rows, scores in self._score_batches(seqs, emb, pos, cand_emb):
+            true_pos = where.reindex(table["location"].to_numpy()[rows]).to_numpy()
+            has = ~np.isnan(true_pos)
+            tp = torch.from_numpy(np.nan_to_num(true_pos).astype(np.int64)).to(scores.device)
+            true_score = scores.gather(1, tp[:, None])
+            rank = 1 + (scores > true_score).sum(1).cpu().numpy().astype(np.float64)
+            finite = torch.isfinite(true_score[:, 0]).cpu().numpy()
+            rank = np.where(has & finite, rank, np.inf)
+            top1 = scores.argmax(1).cpu().numpy()
+            out.append(pd.DataFrame({"target": rows, "rank": rank, "predicted": ids[top1]}))
+        if not out:
+            raise EmptyDataError(
+                f"No target in these visits has {self.min_history} visits in the "
+                f"{self.history_days} days before it (after a first {self.history_days} "
+                "days of history per user)."
+            )
+        res = pd.concat(out, ignore_index=True).sort_values("target", ignore_index=True)
+        rows = res.pop("target").to_numpy()
+        res.insert(0, "row", table["row"].to_numpy()[rows])
+        res.insert(1, "user", table["user"].to_numpy()[rows])
+        res.insert(2, "location", table["location"].to_numpy()[rows])
+        return res
+
+    def evaluate(
+        self, visits: gpd.GeoDataFrame, candidates: gpd.GeoDataFrame | None = None
+    ) -> dict[str, float]:
+        """Acc@1/5/10, MRR, NDCG@10 and weighted F1 (×100) over the scored targets.
+
+        See :meth:`rank_targets` for ``visits`` and ``candidates``; the dict also
+        holds ``n``, the number of targets.
+        """
+        ranks = self.rank_targets(visits, candidates)
+        return next_location_scores(
+            ranks["rank"].to_numpy(), ranks["location"].tolist(), ranks["predicted"].tolist()
+        )
+
+    # ------------------------------------------------------------------ predict
+    def predict(
+        self,
+        history: gpd.GeoDataFrame,
+        k: int = 10,
+        candidates: gpd.GeoDataFrame | None = None,
+        *,
+        at: Any = None,
+    ) -> gpd.GeoDataFrame:
+        """Top-``k`` next places of each user in ``history``.
+
+        Parameters
+        ----------
+        history
+            Recent visits of one or many users (any CRS); visits more than
+            ``history_days`` days before the query are ignored. A user never seen
+            in training gets the shared unknown-user embedding.
+        k
+            Places per user.
+        candidates
+            GeoDataFrame of places to rank (any CRS; ids from the location column,
+            else the index). Default: the known locations. With the inductive head
+            any place can be ranked, including ones added after training; the
+            closed head scores only known ids.
+        at
+            Time of the prediction (its day sets the history window); default: the
+            day of each user's last visit.
+
+        Returns
+        -------
+        geopandas.GeoDataFrame
+            ``k`` rows per user: the user column, ``rank``, the location column,
+            ``score``, ``probability`` (softmax over all candidates) and the
+            candidate's geometry, in the candidates' CRS.
+        """
+        self._check_fitted()
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k}.")
+        table = self._prepare(history, name="history")
+        ids, pos, cand_emb, geometry = self._candidates(candidates)
+        k = min(k, len(ids))
+        # one placeholder target after each user's last visit, on the query day
+        last = table.groupby("user", sort=False).tail(1).copy()
+        if at is not None:
+            day = np.floor_divide(pd.Timestamp(at).tz_localize(None).value, 86_400 * 10**9)
+            last["day"] = day
+        last["instant"] = np.iinfo(np.int64).max
+        last["location"] = None
+        full = pd.concat([table, last]).sort_values(["user", "instant"], kind="stable")
+        full = full.reset_index(drop=True)
+        placeholder = (full["instant"] == np.iinfo(np.int64).max).to_numpy()
+        seqs = self._encode(full, min_history=1, skip_first_days=False)
+        starts = np.flatnonzero(placeholder)
+        seqs.valid = placeholder
+        first = np.minimum(seqs.window_start[starts], starts - 1)
+        seqs.chunks = np.column_stack([first, starts, starts + 1])
+        emb = self._visit_embeddings(full["lon"], full["lat"])
+        frames = []
+        for rows, scores in self._score_batches(seqs, emb, pos, cand_emb):
+            prob = torch.softmax(scores, dim=1)
+            top = scores.topk(k, dim=1)
+            top_idx = top.indices.cpu().numpy()
+            top_prob = prob.gather(1, top.indices).cpu().numpy()
+            for i, r in enumerate(rows):
+                frames.append(
+                    pd.DataFrame(
+                        {
+                            self.user_col: full["user"].iloc[r],
+                            "rank": np.arange(1, k + 1),
+                            self.location_col: ids[top_idx[i]],
+                            "score": top.values[i].cpu().numpy(),
+                            "probability": top_prob[i],
+                            "_cand": top_idx[i],
+                        }
+                    )
+                )
+        out = pd.concat(frames, ignore_index=True)
+        geom = geometry.iloc[out.pop("_cand").to_numpy()].reset_index(drop=True)
+        return gpd.GeoDataFrame(out, geometry=geom.values, crs=geometry.crs)
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write ``config.json`` + ``model.safetensors`` (and the CaLLiPer model in a
+        ``calliper/`` sub-folder) into the folder ``path``."""
+        self._check_fitted()
+        params = {k: v for k, v in self.get_params().items() if k not in _RUNTIME_PARAMS}
+        params["features"], params["head"] = self._features(), self._head()
+        folder = Path(path)
+        calliper = self._calliper_model()
+        if calliper is not None:
+            calliper.save(folder / CALLIPER_SUBDIR)
+        config = {
+            "params": params,
+            "has_calliper": calliper is not None,
+            "locations": [_json_id(v) for v in self.locations_.index],
+            "location_counts": self.locations_["count"].astype(int).tolist(),
+            "users": [_json_id(v) for v in self.users_],
+            "best_epoch": self.best_epoch_,
+            "history": self.history_.to_dict("records"),
+        }
+        tensors = dict(self.module_.state_dict())
+        tensors["locations.lonlat"] = torch.from_numpy(
+            self.locations_[["lon", "lat"]].to_numpy(dtype=np.float64)
+        )
+        return save_model_dir(folder, PREDICTOR_KIND, config, tensors)
+
+    @classmethod
+    def load(
+        cls, path: str | os.PathLike, *, device: str | None = None, progress: bool = True
+    ) -> NextLocationPredictor:
+        """Load a predictor saved with :meth:`save`; it predicts exactly as before."""
+        config, tensors = load_model_dir(path, PREDICTOR_KIND)
+        try:
+            params = dict(config["params"])
+            unknown = set(params) - set(cls._param_names())
+            if unknown:
+                raise ModelFileError(f"Unknown parameters {sorted(unknown)} in the config.")
+            calliper = None
+            if config.get("has_calliper"):
+                calliper = CaLLiPer.load(
+                    Path(path) / CALLIPER_SUBDIR, device=device, progress=False
+                )
+            model = cls(calliper, **params, device=device, progress=progress)
+            model._check_params()
+            lonlat = tensors.pop("locations.lonlat").numpy()
+            locations = pd.DataFrame(
+                {"lon": lonlat[:, 0], "lat": lonlat[:, 1], "count": config["location_counts"]},
+                index=pd.Index(config["locations"], dtype=object),
+            )
+            model._set_vocab(locations, list(config["users"]))
+            module = model._new_module()
+            module.load_state_dict(tensors, strict=True)
+        except ModelFileError:
+            raise
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise ModelFileError(
+                f"The predictor in {str(path)!r} does not match its config.json ({exc}). "
+                "Save it again with model.save(path)."
+            ) from exc
+        model.module_ = module.to(torch.device(device or default_device())).eval()
+        model.history_ = pd.DataFrame(config.get("history", []))
+        model.best_epoch_ = int(config.get("best_epoch", 0))
+        return model
+
+
+__all__ = ["NextLocationPredictor"]
