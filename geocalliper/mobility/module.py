@@ -8,8 +8,8 @@ target's window; a user embedding and a residual fully-connected block. Two head
 
 - :meth:`MHSA.closed_logits`: the reference softmax over the training vocabulary;
 - :meth:`MHSA.inductive_logits`: scores any candidate place from its CaLLiPer
-  embedding, plus a learned bias for known ids (a shared bias for unknown ones), so
-  places never seen in training can be ranked.
+  embedding, plus a learned vector and bias for known ids (a shared bias for unknown
+  ones), so places never seen in training can be ranked.
 """
 
 from __future__ import annotations
@@ -120,7 +120,16 @@ class MHSA(nn.Module):
             self.candidate = nn.Sequential(
                 nn.Linear(location_dim, d_model), nn.ReLU(), nn.Linear(d_model, d_model)
             )
-            self.bias = nn.Embedding(n_locations + 1, 1)  # 0: unknown places
+            # per known id: a vector added to the coordinate-based one, and a bias;
+            # row 0 is every unknown place (a zero vector, a learned bias)
+            # (small initial values, as a linear layer's, so learning is not swamped)
+            self.id_vectors = nn.Embedding(n_locations + 1, d_model, padding_idx=0)
+            nn.init.uniform_(
+                self.id_vectors.weight, -1 / math.sqrt(d_model), 1 / math.sqrt(d_model)
+            )
+            with torch.no_grad():
+                self.id_vectors.weight[0].zero_()
+            self.bias = nn.Embedding(n_locations + 1, 1)
             nn.init.zeros_(self.bias.weight)
             self.head = None
         else:
@@ -175,7 +184,9 @@ class MHSA(nn.Module):
 
         ``cand_vec`` from :meth:`candidate_vectors`; ``cand_bias_idx`` (C,) is a
         candidate's vocabulary position + 1, or 0 for a place not in the vocabulary.
+        A known place is scored by its coordinates' vector plus its own id vector and
+        bias; an unknown one by its coordinates' vector and the shared bias.
         """
         q = self.query(hidden)
-        scores = q @ cand_vec.T / math.sqrt(self.d_model)
-        return scores + self.bias(cand_bias_idx).squeeze(-1)
+        vec = cand_vec + self.id_vectors(cand_bias_idx)
+        return q @ vec.T + self.bias(cand_bias_idx).squeeze(-1)

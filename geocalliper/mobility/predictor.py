@@ -67,7 +67,8 @@ class NextLocationPredictor:
     features
         ``"lookup"`` (a trainable embedding per known location: the "vanilla"
         control), ``"calliper"`` (CaLLiPer embeddings of each visit's coordinates) or
-        ``"both"``. Default: ``"calliper"`` with a CaLLiPer model, else ``"lookup"``.
+        ``"both"`` (summed; places unknown in training use a shared lookup row).
+        Default: ``"both"`` with a CaLLiPer model, else ``"lookup"``.
     head
         ``"closed"`` (the reference softmax over training locations) or
         ``"inductive"`` (scores any place by its CaLLiPer embedding, so places never
@@ -135,8 +136,8 @@ class NextLocationPredictor:
         dropout: float = 0.1,
         history_days: int = 7,
         min_history: int = 3,
-        chunk_targets: int = 64,
-        batch_size: int = 16,
+        chunk_targets: int = 32,
+        batch_size: int = 8,
         max_epochs: int = 50,
         learning_rate: float = 1e-3,
         weight_decay: float = 1e-6,
@@ -214,7 +215,7 @@ class NextLocationPredictor:
         return self.calliper
 
     def _features(self) -> str:
-        return self.features or ("lookup" if self.calliper is None else "calliper")
+        return self.features or ("lookup" if self.calliper is None else "both")
 
     def _head(self) -> str:
         return self.head or ("closed" if self.calliper is None else "inductive")
@@ -668,7 +669,7 @@ class NextLocationPredictor:
         }
         tensors = dict(self.module_.state_dict())
         tensors["locations.lonlat"] = torch.from_numpy(
-            self.locations_[["lon", "lat"]].to_numpy(dtype=np.float64)
+            np.array(self.locations_[["lon", "lat"]], dtype=np.float64)
         )
         return save_model_dir(folder, PREDICTOR_KIND, config, tensors)
 

@@ -97,7 +97,7 @@ def build_sequences(
     history_days: int = 7,
     min_history: int = 3,
     skip_first_days: bool = True,
-    chunk_targets: int = 64,
+    chunk_targets: int = 32,
     segment: np.ndarray | None = None,
 ) -> Sequences:
     """Encode a sorted visits table (see :func:`~.visits.prepare_visits`).

@@ -20,7 +20,7 @@ from .sequences import UNKNOWN, Sequences, iter_chunk_batches, make_batch
 class TrainConfig:
     """Hyper-parameters of :func:`train_next_location`."""
 
-    batch_size: int = 16
+    batch_size: int = 8
     max_epochs: int = 50
     learning_rate: float = 1e-3
     weight_decay: float = 1e-6

@@ -1,0 +1,357 @@
+"""Next-location benchmark: vanilla MHSA vs CaLLiPer (closed and inductive heads).
+
+Runs on FSQ-NYC (published split and location ids; CaLLiPer pre-trained on the NYC
+POIs of ``nyc-pois`` plus the Foursquare venues) and on GeoLife (MHSA staypoints;
+per-user 60/20/20 split by day; CaLLiPer pre-trained on texts that describe the
+activity at each training visit, since no POI set of Beijing is available here).
+
+Variants: ``vanilla`` (lookup table, closed head), ``calliper_closed`` (lookup table
+plus frozen CaLLiPer features, closed head), ``calliper_inductive`` (the same
+features, inductive head). Settings: ``conventional`` and ``inductive`` (10% of the training
+locations masked with the seed: no train/valid sample touches them and CaLLiPer is
+pre-trained without their POIs; the test set is reported whole and restricted to
+samples whose target is masked). Every variant ranks the same candidates: every
+location id of the data set.
+
+Usage::
+
+    python benchmarks/next_location.py                     # full: both data sets, seeds 0 1 2
+    python benchmarks/next_location.py --quick             # a small slice (what CI runs)
+
+Writes ``benchmarks/results/next_location.json`` (``--out``) and prints markdown tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+for _path in (ROOT, ROOT / "benchmarks"):  # run as a script without installing the package
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
+
+import geopandas as gpd  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import torch  # noqa: E402
+from nyc_pois import load_nyc_pois  # noqa: E402
+
+import geocalliper as gc  # noqa: E402
+from geocalliper.mobility import (  # noqa: E402
+    NextLocationPredictor,
+    mask_locations,
+    next_location_scores,
+    read_fsq_nyc,
+    read_geolife_staypoints,
+    split_by_day,
+)
+
+VARIANTS = {
+    "vanilla": {"features": "lookup", "head": "closed"},
+    "calliper_closed": {"features": "both", "head": "closed"},
+    "calliper_inductive": {"features": "both", "head": "inductive"},
+}
+SETTINGS = ("conventional", "inductive")
+METRICS = ("acc@1", "acc@5", "acc@10", "mrr", "ndcg@10", "f1")
+#: model shape per data set (DESIGN: FSQ d 128 / 6 layers, GeoLife d 32-64 / 2 layers;
+#: reduced on FSQ so that 18 trainings fit the time budget on 2 CPU cores)
+SHAPES = {
+    "fsq": {"d_model": 64, "n_layers": 2, "n_heads": 8, "ff_dim": 256},
+    "geolife": {"d_model": 32, "n_layers": 2, "n_heads": 8, "ff_dim": 256},
+}
+
+DAYPARTS = [
+    (0, "night"),
+    (6, "morning"),
+    (11, "midday"),
+    (14, "afternoon"),
+    (18, "evening"),
+    (22, "late evening"),
+]
+
+
+def activity_text(visits: pd.DataFrame) -> pd.Series:
+    """Describe the activity of each visit: time of day, weekday/weekend, length.
+
+    E.g. ``"A place of weekday morning activity, a stay of 1 to 3 hours"``.
+    """
+    start = visits["started_at"]
+    hour = start.dt.hour.to_numpy()
+    part = np.empty(len(visits), dtype=object)
+    for h0, name in DAYPARTS:
+        part[hour >= h0] = name
+    week = np.where(start.dt.day_of_week.to_numpy() >= 5, "weekend", "weekday")
+    dur = visits["duration"].to_numpy()
+    length = np.select(
+        [dur < 60, dur < 180, dur < 480],
+        ["under an hour", "of 1 to 3 hours", "of 3 to 8 hours"],
+        "of over 8 hours",
+    )
+    return pd.Series(
+        [
+            f"A place of {w} {p} activity, a stay {n}"
+            for w, p, n in zip(week, part, length, strict=True)
+        ],
+        index=visits.index,
+    )
+
+
+# ---------------------------------------------------------------- data sets
+def load_dataset(name: str, data: Path, quick: bool) -> gpd.GeoDataFrame:
+    if name == "fsq":
+        visits = read_fsq_nyc(data / "fsq-nyc" / "checkins.csv.gz")
+        if quick:
+            visits = visits[visits["user_id"] <= 40]
+    else:
+        visits = read_geolife_staypoints(data / "geolife-staypoints")
+        if quick:
+            visits = visits[visits["user_id"] <= 6]
+        visits["split"] = split_by_day(visits)
+    return visits
+
+
+def calliper_pois(
+    name: str, visits: gpd.GeoDataFrame, data: Path, masked: set, nyc: gpd.GeoDataFrame | None
+) -> gpd.GeoDataFrame:
+    """Pre-training POIs, without any at a masked location."""
+    if name == "fsq":
+        venue_loc = visits.dropna(subset=["location_id"]).drop_duplicates("venue_id")
+        hidden = set(venue_loc.loc[venue_loc["location_id"].isin(masked), "venue_id"])
+        keep = ~((nyc["source"] == "foursquare") & nyc["source_id"].isin(hidden))
+        return nyc[keep].reset_index(drop=True)
+    train = visits[(visits["split"] == "train") & ~visits["location_id"].isin(masked)]
+    pois = gpd.GeoDataFrame({"text": activity_text(train)}, geometry=train.geometry, crs=4326)
+    return pois.reset_index(drop=True)
+
+
+def all_places(visits: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Every location id of the data set at the mean position of its visits."""
+    v = visits.dropna(subset=["location_id"])
+    g = pd.DataFrame(
+        {"location_id": v["location_id"].astype(object), "x": v.geometry.x, "y": v.geometry.y}
+    )
+    g = g.groupby("location_id").mean()
+    return gpd.GeoDataFrame(
+        {"location_id": g.index.to_numpy(dtype=object)},
+        geometry=gpd.points_from_xy(g["x"], g["y"]),
+        crs=4326,
+    )
+
+
+# ---------------------------------------------------------------- runs
+def run_one(
+    visits: gpd.GeoDataFrame,
+    variant: str,
+    calliper: gc.CaLLiPer | None,
+    masked: list | None,
+    candidates: gpd.GeoDataFrame,
+    args: argparse.Namespace,
+    shape: dict,
+    seed: int,
+) -> dict[str, Any]:
+    model = NextLocationPredictor(
+        calliper if variant != "vanilla" else None,
+        **VARIANTS[variant],
+        **shape,
+        max_epochs=args.max_epochs,
+        patience=args.patience,
+        seed=seed,
+        progress=args.progress,
+    )
+    t0 = time.perf_counter()
+    model.fit(visits, exclude_locations=masked)
+    fit_s = time.perf_counter() - t0
+    test = visits[visits["split"] == "test"]
+    ranks = model.rank_targets(test, candidates=candidates)
+
+    def scores(r: pd.DataFrame) -> dict[str, float]:
+        return next_location_scores(
+            r["rank"].to_numpy(), r["location"].tolist(), r["predicted"].tolist()
+        )
+
+    out = {
+        "all": scores(ranks),
+        "fit_seconds": fit_s,
+        "epochs": len(model.history_),
+        "best_epoch": model.best_epoch_,
+        "seconds_per_epoch": float(model.history_["seconds"].mean()),
+        "train_targets": model.n_train_targets_,
+    }
+    if masked:
+        sub = ranks[ranks["location"].isin(set(masked))]
+        out["masked_targets"] = scores(sub) if len(sub) else None
+    out["_model"] = model
+    return out
+
+
+def latency(model: NextLocationPredictor, visits, candidates, n: int = 100) -> dict[str, float]:
+    """p50/p95 seconds of one single-history ``predict`` over ``candidates``."""
+    test = visits[visits["split"] == "test"].sort_values(["user_id", "started_at"])
+    rng = np.random.default_rng(0)
+    users = test["user_id"].unique()
+    times = []
+    for user in rng.choice(users, size=min(n, len(users) * 4), replace=True):
+        rows = test[test["user_id"] == user]
+        end = int(rng.integers(3, max(4, len(rows))))
+        history = rows.iloc[max(0, end - 20) : end]
+        t0 = time.perf_counter()
+        model.predict(history, k=10, candidates=candidates)
+        times.append(time.perf_counter() - t0)
+    return {
+        "p50_ms": float(np.percentile(times, 50) * 1e3),
+        "p95_ms": float(np.percentile(times, 95) * 1e3),
+        "calls": len(times),
+        "candidates": len(candidates),
+    }
+
+
+def summarise(runs: list[dict], key: str) -> dict[str, Any] | None:
+    rows = [r[key] for r in runs if r.get(key)]
+    if not rows:
+        return None
+    out = {}
+    for m in (*METRICS, "n"):
+        vals = np.array([r[m] for r in rows], dtype=float)
+        out[m] = {
+            "mean": float(vals.mean()),
+            "sd": float(vals.std(ddof=1)) if len(vals) > 1 else 0.0,
+            "values": vals.tolist(),
+        }
+    return out
+
+
+def markdown(results: dict[str, Any]) -> str:
+    lines = []
+    for ds, res in results["datasets"].items():
+        for setting in SETTINGS:
+            if setting not in res:
+                continue
+            for subset in ("all", "masked_targets"):
+                block = res[setting]
+                if not any(block[v].get(subset) for v in block if v in VARIANTS):
+                    continue
+                title = "test set" if subset == "all" else "test samples whose target is masked"
+                lines += [
+                    f"\n**{ds}, {setting}, {title}** "
+                    f"(mean ± sd over seeds {results['seeds']}, ×100)",
+                    "",
+                    "| variant | n | " + " | ".join(METRICS) + " | s/epoch |",
+                    "|---|---|" + "---|" * (len(METRICS) + 1),
+                ]
+                for v in VARIANTS:
+                    s = block[v].get(subset)
+                    if not s:
+                        continue
+                    cells = [f"{s[m]['mean']:.2f} ± {s[m]['sd']:.2f}" for m in METRICS]
+                    lines.append(
+                        f"| {v} | {s['n']['mean']:.0f} | "
+                        + " | ".join(cells)
+                        + f" | {block[v]['seconds_per_epoch']:.1f} |"
+                    )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--datasets", nargs="+", default=["fsq", "geolife"])
+    parser.add_argument("--settings", nargs="+", default=list(SETTINGS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--max-epochs", type=int, default=12)
+    parser.add_argument("--patience", type=int, default=3)
+    parser.add_argument("--calliper-epochs", type=int, default=20)
+    parser.add_argument("--quick", action="store_true", help="a small slice, 1 epoch")
+    parser.add_argument("--progress", action="store_true")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/next_location.json")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.max_epochs, args.calliper_epochs = 1, 2
+    warnings.simplefilter("ignore", UserWarning)
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    t_start = time.perf_counter()
+    results: dict[str, Any] = {
+        "seeds": args.seeds,
+        "max_epochs": args.max_epochs,
+        "calliper_epochs": args.calliper_epochs,
+        "quick": args.quick,
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "torch": torch.__version__,
+        "datasets": {},
+    }
+    nyc = load_nyc_pois(args.data) if "fsq" in args.datasets else None
+    for ds in args.datasets:
+        visits = load_dataset(ds, args.data, args.quick)
+        candidates = all_places(visits)
+        shape = SHAPES[ds]
+        if args.quick:
+            shape = {"d_model": 16, "n_layers": 1, "n_heads": 2, "ff_dim": 32}
+        res: dict[str, Any] = {"visits": len(visits), "candidates": len(candidates)}
+        print(f"== {ds}: {len(visits)} visits, {len(candidates)} locations", flush=True)
+        for setting in args.settings:
+            runs: dict[str, list] = {v: [] for v in VARIANTS}
+            calliper_s = []
+            for seed in args.seeds:
+                masked = mask_locations(visits, 0.1, seed=seed) if setting == "inductive" else []
+                pois = calliper_pois(ds, visits, args.data, set(masked), nyc)
+                t0 = time.perf_counter()
+                calliper = gc.CaLLiPer(
+                    max_epochs=args.calliper_epochs,
+                    patience=5,
+                    batch_size=1024,
+                    seed=seed,
+                    progress=args.progress,
+                ).fit(pois)
+                calliper_s.append(time.perf_counter() - t0)
+                for variant in VARIANTS:
+                    r = run_one(visits, variant, calliper, masked, candidates, args, shape, seed)
+                    model = r.pop("_model")
+                    runs[variant].append(r)
+                    acc = r["all"]["acc@1"]
+                    sub = r.get("masked_targets") or {}
+                    print(
+                        f"{ds} {setting} seed {seed} {variant}: acc@1 {acc:.2f}"
+                        + (f", masked-target acc@1 {sub['acc@1']:.2f}" if sub else "")
+                        + f" ({r['epochs']} epochs, {r['seconds_per_epoch']:.1f} s/epoch)",
+                        flush=True,
+                    )
+                    if ds == "fsq" and setting == "conventional" and seed == args.seeds[0]:
+                        res.setdefault("latency", {})[variant] = latency(model, visits, candidates)
+            block: dict[str, Any] = {
+                "calliper_fit_seconds": float(np.mean(calliper_s)),
+                "calliper_pois": len(pois),
+            }
+            for variant, rs in runs.items():
+                block[variant] = {
+                    "all": summarise(rs, "all"),
+                    "masked_targets": summarise(rs, "masked_targets"),
+                    "seconds_per_epoch": float(np.mean([r["seconds_per_epoch"] for r in rs])),
+                    "epochs": [r["epochs"] for r in rs],
+                    "fit_seconds": [r["fit_seconds"] for r in rs],
+                    "train_targets": rs[0]["train_targets"],
+                }
+            res[setting] = block
+        results["datasets"][ds] = res
+    results["total_seconds"] = time.perf_counter() - t_start
+    table = markdown(results)
+    results["markdown"] = table
+    print(table)
+    if "latency" in results["datasets"].get("fsq", {}):
+        print("\nsingle-history predict latency over all FSQ-NYC locations:")
+        for v, lat in results["datasets"]["fsq"]["latency"].items():
+            print(f"  {v}: p50 {lat['p50_ms']:.1f} ms, p95 {lat['p95_ms']:.1f} ms")
+    print(f"\ntotal {results['total_seconds'] / 60:.1f} min")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2))
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,310 @@
+"""NextLocationPredictor on a real slice of FSQ-NYC: fit, evaluate, predict, inductive
+ranking of new places, save/load and bad input."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from shapely.geometry import Point
+
+import geocalliper as gc
+from geocalliper.exceptions import (
+    EmptyDataError,
+    InvalidGeometryError,
+    ModelFileError,
+    NotFittedError,
+    VisitsError,
+)
+from geocalliper.mobility import NextLocationPredictor, read_fsq_nyc
+from geocalliper.mobility.module import MHSA
+
+pytestmark = pytest.mark.filterwarnings("ignore:Dropped .* visits that repeat:UserWarning")
+
+TINY = dict(
+    d_model=16, n_heads=2, n_layers=1, ff_dim=32, max_epochs=3, batch_size=8, progress=False
+)
+
+
+@pytest.fixture(scope="module")
+def visits(shared_data) -> gpd.GeoDataFrame:
+    v = read_fsq_nyc(shared_data / "fsq-nyc" / "checkins.csv.gz")
+    v = v[v["user_id"] <= 40].copy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return v
+
+
+@pytest.fixture(scope="module")
+def nyc_calliper(visits) -> gc.CaLLiPer:
+    """A tiny CaLLiPer on the slice's own Foursquare venues (category texts)."""
+    venues = visits.dropna(subset=["category"]).drop_duplicates("venue_id")
+    pois = gpd.GeoDataFrame(
+        {"text": "A place of " + venues["category"]}, geometry=venues.geometry.values, crs=4326
+    ).reset_index(drop=True)
+    model = gc.CaLLiPer(
+        num_scales=8,
+        hidden_dim=32,
+        embedding_dim=16,
+        num_blocks=1,
+        batch_size=128,
+        max_epochs=3,
+        device="cpu",
+        progress=False,
+    )
+    return model.fit(pois)
+
+
+@pytest.fixture(scope="module")
+def masked(visits) -> list:
+    return gc.mobility.mask_locations(visits, 0.1, seed=0)
+
+
+@pytest.fixture(scope="module")
+def vanilla(visits) -> NextLocationPredictor:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return NextLocationPredictor(device="cpu", **TINY).fit(visits)
+
+
+@pytest.fixture(scope="module")
+def inductive(visits, nyc_calliper, masked) -> NextLocationPredictor:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return NextLocationPredictor(nyc_calliper, device="cpu", **TINY).fit(
+            visits, exclude_locations=masked
+        )
+
+
+@pytest.fixture(scope="module")
+def closed_masked(visits, nyc_calliper, masked) -> NextLocationPredictor:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return NextLocationPredictor(nyc_calliper, head="closed", device="cpu", **TINY).fit(
+            visits, exclude_locations=masked
+        )
+
+
+def _test(visits):
+    return visits[visits["split"] == "test"]
+
+
+def _all_places(visits) -> gpd.GeoDataFrame:
+    places = visits.dropna(subset=["location_id"]).drop_duplicates("location_id")
+    return places[["location_id", "geometry"]].reset_index(drop=True)
+
+
+# ---------------------------------------------------------------- fit / evaluate
+def test_fit_learns_and_keeps_best_epoch(vanilla):
+    h = vanilla.history_
+    assert len(h) == 3 and {"train_loss", "val_loss", "seconds"} <= set(h.columns)
+    assert h["train_loss"].iloc[-1] < h["train_loss"].iloc[0]
+    assert vanilla.best_epoch_ == int(h["val_loss"].idxmin()) + 1
+    assert vanilla.n_train_targets_ > 500
+
+
+def test_evaluate_metrics_are_consistent(vanilla, visits):
+    scores = vanilla.evaluate(_test(visits))
+    assert set(scores) == {"acc@1", "acc@5", "acc@10", "mrr", "ndcg@10", "f1", "n"}
+    assert 0 <= scores["acc@1"] <= scores["acc@5"] <= scores["acc@10"] <= 100
+    assert scores["acc@1"] <= scores["mrr"] <= scores["acc@10"] + 100 / 11
+    assert scores["n"] > 100
+    ranks = vanilla.rank_targets(_test(visits))
+    assert len(ranks) == scores["n"]
+    top1 = ranks["rank"] == 1
+    assert (ranks.loc[top1, "predicted"] == ranks.loc[top1, "location"]).all()
+    # a place never seen in train (id missing) is always a miss
+    assert np.isinf(ranks.loc[ranks["location"].isna(), "rank"]).all()
+
+
+def test_predict_returns_top_k_places_with_geometry(vanilla, visits):
+    history = _test(visits).groupby("user_id").tail(6)
+    history = history[history["user_id"].isin([1, 2])]
+    out = vanilla.predict(history, k=5)
+    assert isinstance(out, gpd.GeoDataFrame) and out.crs.to_epsg() == 4326
+    assert len(out) == 10 and out["rank"].tolist() == [1, 2, 3, 4, 5] * 2
+    assert set(out["user_id"]) == {1, 2}
+    assert out["location_id"].isin(vanilla.locations_.index).all()
+    for _, g in out.groupby("user_id"):
+        assert g["score"].is_monotonic_decreasing and g["probability"].is_monotonic_decreasing
+    assert (out.geom_type == "Point").all()
+    # geometry is the known location's position
+    first = out.iloc[0]
+    loc = vanilla.locations_.loc[first["location_id"]]
+    assert first.geometry.x == pytest.approx(loc["lon"]) and first.geometry.y == pytest.approx(
+        loc["lat"]
+    )
+
+
+def test_predict_matches_the_evaluation_pass(vanilla, visits):
+    """predict() on a target's history gives the same top-1 as rank_targets()."""
+    test = _test(visits)
+    ranks = vanilla.rank_targets(test)
+    row = ranks.iloc[len(ranks) // 2]
+    user_rows = test[test["user_id"] == row["user"]].sort_values("started_at")
+    pos = list(user_rows.index).index(row["row"])
+    target = user_rows.iloc[pos]
+    history = user_rows.iloc[:pos]
+    out = vanilla.predict(history, k=1, at=target["started_at"])
+    assert out["location_id"].iloc[0] == row["predicted"]
+
+
+# ---------------------------------------------------------------- inductive
+def test_inductive_head_ranks_places_unseen_in_training(inductive, closed_masked, visits, masked):
+    assert not set(masked) & set(inductive.locations_.index)
+    cands = _all_places(visits)
+    test = _test(visits)
+    ind = inductive.rank_targets(test, candidates=cands)
+    clo = closed_masked.rank_targets(test, candidates=cands)
+    new = ind["location"].isin(masked)
+    assert new.sum() > 0
+    # the closed head can never rank a masked place; the inductive head always can
+    assert np.isinf(clo.loc[clo["location"].isin(masked), "rank"]).all()
+    assert np.isfinite(ind.loc[new, "rank"]).all()
+    assert (ind.loc[new, "rank"] <= len(cands)).all()
+
+
+def test_predict_scores_a_place_added_after_training(inductive, visits):
+    history = _test(visits)
+    history = history[history["user_id"] == 1].tail(5)
+    new_place = gpd.GeoDataFrame(
+        {"location_id": ["new cafe"]}, geometry=[Point(-73.9855, 40.7580)], crs=4326
+    )
+    known = inductive.locations_.reset_index(names="location_id")
+    known = gpd.GeoDataFrame(
+        known[["location_id"]], geometry=gpd.points_from_xy(known["lon"], known["lat"]), crs=4326
+    )
+    cands = pd.concat([known, new_place], ignore_index=True)
+    out = inductive.predict(history, k=len(cands), candidates=cands)
+    assert "new cafe" in set(out["location_id"])
+    assert np.isfinite(out.loc[out["location_id"] == "new cafe", "score"]).all()
+
+
+# ---------------------------------------------------------------- save / load
+def test_save_load_round_trip(inductive, visits, tmp_path):
+    path = inductive.save(tmp_path / "predictor")
+    assert (path / "config.json").is_file() and (path / "model.safetensors").is_file()
+    assert (path / "calliper" / "config.json").is_file()
+    assert not list(path.rglob("*.pkl")) and not list(path.rglob("*.pt"))
+    same = NextLocationPredictor.load(path, device="cpu", progress=False)
+    history = _test(visits).groupby("user_id").tail(4)
+    a, b = inductive.predict(history, k=5), same.predict(history, k=5)
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(a.drop(columns="geometry")), pd.DataFrame(b.drop(columns="geometry"))
+    )
+    assert same.get_params()["head"] == "inductive"
+
+
+def test_corrupt_model_directory(inductive, tmp_path):
+    path = inductive.save(tmp_path / "p")
+    cfg = json.loads((path / "config.json").read_text())
+    cfg["locations"] = cfg["locations"][:-1]
+    (path / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ModelFileError, match="does not match"):
+        NextLocationPredictor.load(path)
+    (path / "model.safetensors").write_bytes(b"garbage")
+    with pytest.raises(ModelFileError):
+        NextLocationPredictor.load(path)
+    with pytest.raises(ModelFileError, match="not a"):
+        NextLocationPredictor.load(path / "calliper")
+
+
+# ---------------------------------------------------------------- bad input
+def test_empty_history(vanilla, visits):
+    with pytest.raises(EmptyDataError, match="empty"):
+        vanilla.predict(visits.iloc[:0])
+
+
+def test_user_never_seen_in_training_uses_the_shared_embedding(vanilla, visits):
+    history = _test(visits)
+    history = history[history["user_id"] == 3].tail(5).copy()
+    history["user_id"] = 10_001
+    a = vanilla.predict(history, k=5)
+    history["user_id"] = 10_002
+    b = vanilla.predict(history, k=5)
+    assert a["location_id"].tolist() == b["location_id"].tolist()
+    np.testing.assert_allclose(a["score"], b["score"], rtol=1e-5)
+
+
+def test_unsorted_and_duplicated_history_give_the_same_prediction(vanilla, visits):
+    history = _test(visits)
+    history = history[history["user_id"] == 5].tail(6)
+    base = vanilla.predict(history, k=5)
+    messy = pd.concat([history.iloc[::-1], history.iloc[[2]]])
+    with pytest.warns(UserWarning, match="Dropped 1"):
+        again = vanilla.predict(messy, k=5)
+    assert base["location_id"].tolist() == again["location_id"].tolist()
+    np.testing.assert_allclose(base["score"], again["score"], rtol=1e-5)
+
+
+def test_mixed_tz_history_is_refused(vanilla, visits):
+    history = _test(visits)
+    history = history[history["user_id"] == 5].tail(3).copy()
+    stamps = list(history["started_at"])
+    history["started_at"] = [stamps[0].tz_localize("America/New_York"), *stamps[1:]]
+    with pytest.raises(VisitsError, match="mixes tz-aware and naive"):
+        vanilla.predict(history)
+
+
+def test_candidates_in_another_crs(inductive, visits):
+    history = _test(visits)
+    history = history[history["user_id"] == 7].tail(5)
+    cands = _all_places(visits)
+    a = inductive.predict(history, k=5, candidates=cands)
+    b = inductive.predict(history, k=5, candidates=cands.to_crs(32618))
+    assert a["location_id"].tolist() == b["location_id"].tolist()
+    np.testing.assert_allclose(a["score"], b["score"], rtol=1e-4, atol=1e-5)
+    assert b.crs.to_epsg() == 32618
+
+
+def test_geometries_that_are_not_points(inductive, visits):
+    history = _test(visits)
+    history = history[history["user_id"] == 7].tail(5).copy()
+    cands = _all_places(visits)
+    polys = cands.copy()
+    polys.geometry = cands.to_crs(32618).buffer(30).to_crs(4326)
+    with pytest.raises(InvalidGeometryError, match="Candidates must be points"):
+        inductive.predict(history, candidates=polys)
+    history.geometry = history.to_crs(32618).buffer(10).to_crs(4326).values
+    with pytest.raises(InvalidGeometryError, match="not points"):
+        inductive.predict(history)
+
+
+def test_configuration_errors(visits):
+    with pytest.raises(NotFittedError):
+        NextLocationPredictor().predict(visits.head())
+    with pytest.raises(ValueError, match="needs a CaLLiPer model"):
+        NextLocationPredictor(features="calliper").fit(visits)
+    with pytest.raises(ValueError, match="features must be"):
+        NextLocationPredictor(features="pixels").fit(visits)
+    p = NextLocationPredictor(d_model=32)
+    assert p.set_params(d_model=64).get_params()["d_model"] == 64
+    with pytest.raises(ValueError, match="Unknown parameters"):
+        p.set_params(width=3)
+
+
+# ---------------------------------------------------------------- module
+def test_one_layer_query_sees_only_its_window():
+    torch.manual_seed(0)
+    m = MHSA(10, 3, d_model=16, n_layers=1, n_heads=2, ff_dim=32, dropout=0.0).eval()
+    loc = torch.tensor([[2, 3, 4, 5, 6, 7]])
+    feats = torch.zeros(1, 6, 4, dtype=torch.long)
+    day = torch.tensor([[0, 1, 9, 10, 11, 12]])
+    query_day = torch.tensor([[1, 9, 10, 11, 12, 13]])
+    ok = torch.ones(1, 6, dtype=torch.bool)
+    user = torch.tensor([1])
+    base = m(loc, None, feats, user, day, query_day, ok)
+    # query 4 (target day 12) sees days >= 5: tokens 2, 3, 4, not 0 or 1
+    outside = loc.clone()
+    outside[0, 1] = 9
+    inside = loc.clone()
+    inside[0, 3] = 9
+    a = m(outside, None, feats, user, day, query_day, ok)
+    b = m(inside, None, feats, user, day, query_day, ok)
+    torch.testing.assert_close(a[0, 4], base[0, 4])
+    assert not torch.allclose(b[0, 4], base[0, 4])

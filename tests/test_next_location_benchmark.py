@@ -1,0 +1,60 @@
+"""The next-location benchmark script on a small slice (what CI runs of it)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    sys.path.insert(0, str(BENCH))
+    try:
+        import next_location
+
+        yield next_location
+    finally:
+        sys.path.remove(str(BENCH))
+
+
+def test_activity_text_reference_cases(bench):
+    import pandas as pd
+
+    v = pd.DataFrame(
+        {
+            "started_at": pd.to_datetime(["2024-05-04 07:10", "2024-05-06 23:30"]),
+            "duration": [45.0, 600.0],
+        }
+    )
+    assert bench.activity_text(v).tolist() == [
+        "A place of weekend morning activity, a stay under an hour",
+        "A place of weekday late evening activity, a stay of over 8 hours",
+    ]
+
+
+def test_quick_benchmark_runs_and_reports(bench, shared_data, tmp_path):
+    out = tmp_path / "next_location.json"
+    res = bench.main(["--quick", "--data", str(shared_data), "--seeds", "0", "--out", str(out)])
+    saved = json.loads(out.read_text())
+    assert saved["quick"] and set(saved["datasets"]) == {"fsq", "geolife"}
+    for ds in ("fsq", "geolife"):
+        for setting in ("conventional", "inductive"):
+            block = saved["datasets"][ds][setting]
+            for variant in ("vanilla", "calliper_closed", "calliper_inductive"):
+                acc = block[variant]["all"]["acc@1"]["mean"]
+                assert 0 <= acc <= 100
+        masked = saved["datasets"][ds]["inductive"]
+        # closed heads cannot rank a masked place at all: exactly zero
+        for variant in ("vanilla", "calliper_closed"):
+            if masked[variant]["masked_targets"]:
+                assert masked[variant]["masked_targets"]["acc@10"]["mean"] == 0.0
+    lat = saved["datasets"]["fsq"]["latency"]["calliper_inductive"]
+    assert 0 < lat["p50_ms"] <= lat["p95_ms"]
+    assert "| vanilla |" in res["markdown"]
+    assert np.isfinite(saved["total_seconds"])
