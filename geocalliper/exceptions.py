@@ -53,3 +53,19 @@ class ModelFileError(GeocalliperError, ValueError):
 
 class TextModelError(GeocalliperError, OSError):
     """The sentence-transformers text model could not be loaded."""
+
+
+class MissingProjectorError(ModelFileError):
+    """The model has no trained text projector, so it cannot compare places with texts."""
+
+
+class MissingTrainingTextsError(ModelFileError):
+    """The model does not know the texts it was trained on (saved by an older version)."""
+
+
+class DuplicateLabelError(GeocalliperError, ValueError):
+    """Two labels share a name or a text, so the best match between them is undefined."""
+
+
+class TextTruncatedWarning(UserWarning):
+    """A text is longer than the text model accepts; only its first tokens were embedded."""
