@@ -65,8 +65,12 @@ PROBABILITY_PREFIX = "p_"
 #: (a token covers at least one byte; limits are 128 tokens or more), so only longer
 #: texts are counted with the tokenizer (which loads the text model).
 SAFE_TEXT_BYTES = 100
-#: Points scored at a time by :func:`describe` and :func:`label_points`.
+#: Points scored at a time by :func:`similarity`, :func:`describe` and
+#: :func:`label_points` …
 SCORE_BATCH = 16_384
+#: … and at most this many (point, text) scores at a time (64 MiB of float64 per array),
+#: so describing points against a large training vocabulary stays in bounded memory.
+SCORE_CELLS = 2**23
 #: Qualitative colours of labels (Tableau 10, then its light variants), as ``#rrggbb``.
 PALETTE = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
@@ -136,7 +140,7 @@ def check_labels(labels: Sequence[str] | Mapping[str, str]) -> tuple[list[str], 
         names = list(texts)
     if not names:  # pragma: no cover - check_texts refuses empty lists
         raise EmptyDataError("No labels given.")
-    for kind, values in (("name", names), ("text", texts)):
+    for kind, values in (("text", texts), ("name", names)):
         seen = pd.Index(values)
         if seen.has_duplicates:
             dups = sorted(set(seen[seen.duplicated()]))
@@ -384,10 +388,11 @@ def _point_scores(
 ) -> list[Any]:
     """Embed the points, score them batch by batch and apply ``reduce`` to each batch."""
     emb = scorer.model.embed(points, batch_size=batch_size, normalize=True).to_numpy()
-    show = bool(scorer.model.progress) and len(emb) > 4 * SCORE_BATCH
+    step = max(1, min(SCORE_BATCH, SCORE_CELLS // max(1, scorer.embedding_dim)))
+    show = bool(scorer.model.progress) and len(emb) > 4 * step
     return [
-        reduce(scorer.scores(emb[i : i + SCORE_BATCH]))
-        for i in tqdm(range(0, len(emb), SCORE_BATCH), desc="score", unit="batch", disable=not show)
+        reduce(scorer.scores(emb[i : i + step]))
+        for i in tqdm(range(0, len(emb), step), desc="score", unit="batch", disable=not show)
     ]
 
 

@@ -481,10 +481,13 @@ class CaLLiPer:
             texts = config.get("training_texts")
             training_texts = None
             if texts is not None:
+                texts = dict(texts)
                 training_texts = pd.Series(
-                    {str(t): int(n) for t, n in dict(texts).items()}, dtype=np.int64
+                    [int(n) for n in texts.values()],
+                    index=pd.Index([str(t) for t in texts], dtype=object, name="text"),
+                    dtype=np.int64,
+                    name="count",
                 )
-                training_texts.index.name, training_texts.name = "text", "count"
         except ModelFileError:
             raise
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
@@ -578,6 +581,6 @@ class CaLLiPer:
 def _count_texts(texts: Sequence[str]) -> pd.Series:
     """Distinct texts and their counts, most frequent first (ties alphabetical)."""
     counts = pd.Series(list(texts), dtype=object).value_counts().sort_index()
-    counts = counts.sort_values(ascending=False, kind="stable").astype(np.int64)
-    counts.index.name, counts.name = "text", "count"
-    return counts
+    counts = counts.sort_values(ascending=False, kind="stable")
+    index = pd.Index(counts.index.astype(str).tolist(), dtype=object, name="text")
+    return pd.Series(counts.to_numpy(np.int64), index=index, name="count")
