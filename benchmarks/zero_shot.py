@@ -30,7 +30,8 @@ Controls, fitted on the training POIs that have a category (never on the held-ou
   embedding holds, not a zero-shot method.
 
 Metrics: accuracy and macro-F1 (over the categories present among the held-out POIs),
-overall and per source, as %.
+overall and per source, as %; mean ± sd over ``--seeds`` (each seed draws its own split,
+initial weights and batch order).
 
 Run from the repository root::
 
@@ -54,6 +55,7 @@ for _path in (ROOT, ROOT / "benchmarks"):  # run as a script without installing 
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
+import geopandas as gpd  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
@@ -118,22 +120,23 @@ def metrics(truth: np.ndarray, pred: np.ndarray) -> dict[str, float]:
     }
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    """Load, split, pre-train, label; return everything that goes into the JSON."""
+def run_seed(
+    pois: gpd.GeoDataFrame,
+    top: pd.Series,
+    categories: list[str],
+    args: argparse.Namespace,
+    seed: int,
+) -> dict[str, Any]:
+    """One seed: split, pre-train, label, score every method."""
     t_start = time.perf_counter()
-    pois = load_nyc_pois(args.data_dir)
-    if args.quick:
-        pois = pois.sample(n=min(4000, len(pois)), random_state=args.seed)
-        pois = pois.reset_index(drop=True)
-    top, categories = top_categories(pois, args.data_dir)
-    train_pos, test_pos = holdout_split(len(pois), args.test_fraction, args.seed)
+    train_pos, test_pos = holdout_split(len(pois), args.test_fraction, seed)
     train, test = pois.iloc[train_pos], pois.iloc[test_pos]
 
     model = CaLLiPer(
         max_epochs=args.max_epochs,
         patience=args.patience,
         batch_size=args.batch_size,
-        seed=args.seed,
+        seed=seed,
         progress=args.progress,
     )
     t0 = time.perf_counter()
@@ -141,7 +144,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     fit_seconds = time.perf_counter() - t0
     history = model.history_
     print(
-        f"fit on {len(train)} POIs: {fit_seconds:.1f} s, {len(history)} epochs, best "
+        f"seed {seed}: fit on {len(train)} POIs: {fit_seconds:.1f} s, {len(history)} epochs, best "
         f"{model.best_epoch_} (val loss {history['val_loss'].min():.4f})",
         flush=True,
     )
@@ -196,25 +199,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     test_counts = pd.Series(y_test).value_counts()
     return {
-        "benchmark": "zero_shot",
-        "description": (
-            "zero-shot labelling of held-out NYC POIs into Foursquare top-level categories "
-            "from texts 'A place of {category}', against majority, kNN and a linear probe"
-        ),
-        "command": " ".join(sys.argv),
-        "config": {
-            "seed": args.seed,
-            "quick": args.quick,
-            "test_fraction": args.test_fraction,
-            "template": TEMPLATE,
-            "labels": labels,
-            "knn": list(args.knn),
-            "probe_C": args.probe_c,
-            "model": {k: v for k, v in model.get_params().items() if k != "cache_dir"},
-            "crs": model.crs_.to_string(),
-        },
+        "seed": seed,
+        "labels": labels,
+        "model": {k: v for k, v in model.get_params().items() if k != "cache_dir"},
+        "crs": model.crs_.to_string(),
         "data": {
-            "n_pois": len(pois),
             "n_train": len(train),
             "n_test": len(test),
             "n_train_with_category": len(train_l),
@@ -233,6 +222,63 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         },
         "results": results,
         "timings": {**timings, "total_seconds": time.perf_counter() - t_start},
+    }
+
+
+def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mean and standard deviation (over seeds) of every method's metrics."""
+    out = []
+    for i, row in enumerate(runs[0]["results"]):
+        summary: dict[str, Any] = {"method": row["method"]}
+        for scope in ("all", *EVAL_SOURCES):
+            values = [r["results"][i].get(scope) for r in runs]
+            if any(v is None for v in values):
+                continue
+            summary[scope] = {
+                f"{metric}_{stat}": float(fn([v[metric] for v in values]))
+                for metric in ("accuracy", "macro_f1")
+                for stat, fn in (("mean", np.mean), ("sd", _sd))
+            }
+        out.append(summary)
+    return out
+
+
+def _sd(values: list[float]) -> float:
+    return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Load the POIs once, run every seed, summarise; everything that goes into the JSON."""
+    t_start = time.perf_counter()
+    pois = load_nyc_pois(args.data_dir)
+    if args.quick:
+        pois = pois.sample(n=min(4000, len(pois)), random_state=0).reset_index(drop=True)
+    top, categories = top_categories(pois, args.data_dir)
+    runs = [run_seed(pois, top, categories, args, seed) for seed in args.seeds]
+    first = runs[0]
+    return {
+        "benchmark": "zero_shot",
+        "description": (
+            "zero-shot labelling of held-out NYC POIs into Foursquare top-level categories "
+            "from texts 'A place of {category}', against majority, kNN and a linear probe"
+        ),
+        "command": " ".join(sys.argv),
+        "config": {
+            "seeds": list(args.seeds),
+            "quick": args.quick,
+            "test_fraction": args.test_fraction,
+            "template": TEMPLATE,
+            "labels": first["labels"],
+            "knn": list(args.knn),
+            "probe_C": args.probe_c,
+            "model": first["model"],
+            "crs": first["crs"],
+        },
+        "n_pois": len(pois),
+        "n_with_category": int(top.notna().sum()),
+        "summary": summarise(runs),
+        "runs": [{k: v for k, v in r.items() if k not in ("labels", "model")} for r in runs],
+        "total_seconds": time.perf_counter() - t_start,
         "environment": {
             "geocalliper": geocalliper.__version__,
             "torch": torch.__version__,
@@ -244,26 +290,30 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def markdown(report: dict[str, Any]) -> str:
-    """The results as a markdown table (accuracy / macro-F1, %)."""
-    data = report["data"]
-    per = data["test_per_source"]
-    head = (
-        f"| method | all (n={data['n_test_with_category']}) | "
-        + " | ".join(f"{s} (n={per.get(s, 0)})" for s in EVAL_SOURCES)
-        + " |"
-    )
-    lines = [head, "|---|---|" + "---|" * len(EVAL_SOURCES)]
-    for row in report["results"]:
-        cells = [row["all"], *(row.get(s) for s in EVAL_SOURCES)]
-        text = ["–" if c is None else f"{c['accuracy']:.1f} / {c['macro_f1']:.1f}" for c in cells]
-        lines.append(f"| {row['method']} | " + " | ".join(text) + " |")
+    """The summary as a markdown table: accuracy / macro-F1 in %, mean ± sd over seeds."""
+    sizes = [r["data"] for r in report["runs"]]
+    n_all = "/".join(str(d["n_test_with_category"]) for d in sizes)
+    per = {s: "/".join(str(d["test_per_source"].get(s, 0)) for d in sizes) for s in EVAL_SOURCES}
+    head = f"| method | all (n={n_all}) | " + " | ".join(f"{s} (n={per[s]})" for s in EVAL_SOURCES)
+    lines = [head + " |", "|---|---|" + "---|" * len(EVAL_SOURCES)]
+    for row in report["summary"]:
+        cells = []
+        for scope in ("all", *EVAL_SOURCES):
+            c = row.get(scope)
+            cells.append(
+                "–"
+                if c is None
+                else f"{c['accuracy_mean']:.1f} ± {c['accuracy_sd']:.1f} / "
+                f"{c['macro_f1_mean']:.1f} ± {c['macro_f1_sd']:.1f}"
+            )
+        lines.append(f"| {row['method']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--max-epochs", type=int, default=None, help="default 60; 2 quick")
     parser.add_argument("--patience", type=int, default=8)
     parser.add_argument("--batch-size", type=int, default=None, help="default 1024; 256 quick")
@@ -287,9 +337,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     if not (args.data_dir / "nyc-pois").is_dir():
         raise SystemExit(f"NYC data not found under {args.data_dir} (see ../shared/data).")
     report = run(args)
-    print("\naccuracy / macro-F1 (%), held-out POIs with a Foursquare top-level category")
+    print(
+        "\naccuracy / macro-F1 (%, mean ± sd over seeds "
+        f"{', '.join(map(str, args.seeds))}), held-out POIs with a Foursquare top-level category"
+    )
     print(markdown(report))
-    print(f"total {report['timings']['total_seconds']:.0f} s")
+    print(f"total {report['total_seconds']:.0f} s")
     if not args.quick or args.out != DEFAULT_OUT:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
