@@ -732,7 +732,9 @@ def label_grid(
         which :func:`~geocalliper.geotiff.to_geotiff` writes as a colour table and
         category names (a legend in QGIS). With ``probabilities``, a Dataset of
         ``label`` and ``probability`` (``(band, y, x)`` float32, one band per label
-        name).
+        name). With ``chunks`` both are lazy and each computes the probabilities
+        afresh: persist the Dataset first (``ds = ds.persist()``) if it fits in memory
+        and both are written.
 
     Examples
     --------
