@@ -17,7 +17,7 @@ Examples
 __version__ = "0.1.0"
 
 from . import accessor as accessor  # registers the ``gdf.calliper`` accessor
-from . import datasets, exceptions, mobility
+from . import datasets, exceptions, mobility, zeroshot
 from .calliper import CaLLiPer
 from .dask import embed_dask
 from .encoders import FCNet, GridEncoding, LocationEncoder
@@ -28,6 +28,7 @@ from .poi import category_text, make_text, osm_text, read_osm_pbf, read_pois
 from .raster import embed_grid, to_rgb
 from .reduce import embed_geometries
 from .text import TextEmbeddingCache, TextEncoder
+from .zeroshot import describe, label_grid, label_h3, label_points, query_grid, query_h3, similarity
 
 __all__ = [
     "CaLLiPer",
@@ -40,17 +41,25 @@ __all__ = [
     "__version__",
     "category_text",
     "datasets",
+    "describe",
     "embed_dask",
     "embed_geometries",
     "embed_grid",
     "embed_h3",
     "exceptions",
+    "label_grid",
+    "label_h3",
+    "label_points",
     "make_text",
     "mobility",
     "osm_text",
+    "query_grid",
+    "query_h3",
     "read_osm_pbf",
     "read_pois",
+    "similarity",
     "to_geotiff",
     "to_rgb",
     "write_png",
+    "zeroshot",
 ]

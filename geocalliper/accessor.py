@@ -8,11 +8,18 @@ Each method is a thin hand-off to a plain function:
 ``gdf.calliper.embed(model, …)``          :func:`geocalliper.reduce.embed_geometries`
 ``gdf.calliper.embed_h3(model, …)``       :func:`geocalliper.h3cells.embed_h3`
 ``gdf.calliper.embed_grid(model, …)``     :func:`geocalliper.raster.embed_grid`
+``gdf.calliper.similarity(model, …)``     :func:`geocalliper.zeroshot.similarity`
+``gdf.calliper.describe(model, …)``       :func:`geocalliper.zeroshot.describe`
+``gdf.calliper.query_grid(model, …)``     :func:`geocalliper.zeroshot.query_grid`
+``gdf.calliper.query_h3(model, …)``       :func:`geocalliper.zeroshot.query_h3`
+``gdf.calliper.label_grid(model, …)``     :func:`geocalliper.zeroshot.label_grid`
+``gdf.calliper.label_h3(model, …)``       :func:`geocalliper.zeroshot.label_h3`
 ========================================  =============================================
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import geopandas as gpd
@@ -142,3 +149,102 @@ class CaLLiPerAccessor:
         from .raster import embed_grid
 
         return embed_grid(model, self._obj, resolution, **kwargs)
+
+    # ------------------------------------------------------------------ zero-shot
+    def similarity(self, model: CaLLiPer, texts: str | Sequence[str], **kwargs: Any):
+        """Cosine similarity of each row's place and each text.
+
+        Shortcut for :func:`geocalliper.zeroshot.similarity` ``(model, gdf, texts)``.
+
+        Examples
+        --------
+        >>> sim = pois.calliper.similarity(model, ["A place of cafe"])  # doctest: +SKIP
+        """
+        from .zeroshot import similarity
+
+        return similarity(model, self._obj, texts, **kwargs)
+
+    def describe(
+        self, model: CaLLiPer, candidates: Sequence[str] | None = None, k: int = 5, **kwargs: Any
+    ) -> pd.DataFrame:
+        """The ``k`` best-matching texts of each row's place (a tidy frame).
+
+        Shortcut for :func:`geocalliper.zeroshot.describe` ``(model, gdf, candidates, k)``.
+
+        Examples
+        --------
+        >>> pois.calliper.describe(model, k=3)                         # doctest: +SKIP
+        """
+        from .zeroshot import describe
+
+        return describe(model, self._obj, candidates, k, **kwargs)
+
+    def query_grid(
+        self, model: CaLLiPer, text: str | Sequence[str], resolution: float, **kwargs: Any
+    ) -> xarray.DataArray:
+        """A similarity raster of ``text`` over this frame's geometries (the study area).
+
+        Shortcut for :func:`geocalliper.zeroshot.query_grid` ``(model, gdf, text,
+        resolution, **kwargs)``.
+
+        Examples
+        --------
+        >>> cafes = city.calliper.query_grid(model, "A place of cafe", 50)  # doctest: +SKIP
+        """
+        from .zeroshot import query_grid
+
+        return query_grid(model, self._obj, text, resolution, **kwargs)
+
+    def query_h3(
+        self, model: CaLLiPer, text: str | Sequence[str], resolution: int, **kwargs: Any
+    ) -> gpd.GeoDataFrame:
+        """The similarity of ``text`` on the H3 cells covering this frame's geometries.
+
+        Shortcut for :func:`geocalliper.zeroshot.query_h3`.
+
+        Examples
+        --------
+        >>> cells = city.calliper.query_h3(model, "A place of cafe", resolution=9)  # doctest: +SKIP
+        """
+        from .zeroshot import query_h3
+
+        return query_h3(model, self._obj, text, resolution, **kwargs)
+
+    def label_grid(
+        self,
+        model: CaLLiPer,
+        labels: Sequence[str] | Mapping[str, str],
+        resolution: float,
+        **kwargs: Any,
+    ) -> xarray.DataArray | xarray.Dataset:
+        """A categorical raster of the best label per cell over this frame's geometries.
+
+        Shortcut for :func:`geocalliper.zeroshot.label_grid`.
+
+        Examples
+        --------
+        >>> lab = city.calliper.label_grid(model, ["A place of Food", "A place of Shop"],
+        ...                                resolution=100)              # doctest: +SKIP
+        """
+        from .zeroshot import label_grid
+
+        return label_grid(model, self._obj, labels, resolution, **kwargs)
+
+    def label_h3(
+        self,
+        model: CaLLiPer,
+        labels: Sequence[str] | Mapping[str, str],
+        resolution: int,
+        **kwargs: Any,
+    ) -> gpd.GeoDataFrame:
+        """The best label of each H3 cell covering this frame's geometries.
+
+        Shortcut for :func:`geocalliper.zeroshot.label_h3`.
+
+        Examples
+        --------
+        >>> cells = city.calliper.label_h3(model, {"food": "A place of Food"}, 9)  # doctest: +SKIP
+        """
+        from .zeroshot import label_h3
+
+        return label_h3(model, self._obj, labels, resolution, **kwargs)

@@ -1,4 +1,4 @@
-"""The ``geocalliper`` command: ``demo``, ``pretrain`` and ``embed``.
+"""The ``geocalliper`` command: ``demo``, ``pretrain``, ``embed``, ``query`` and ``label``.
 
 Each subcommand hands off to the library; errors are one clear line on stderr and a
 non-zero exit status.
@@ -21,6 +21,21 @@ EXAMPLES = {
         "  geocalliper pretrain pois.csv --text 'A place of {fclass}' --out nyc-model"
     ),
     "embed": "example: geocalliper embed city-model places.gpkg --out places-embedded.parquet",
+    "query": (
+        "examples:\n"
+        "  geocalliper query city-model city.gpkg 'A place of cafe' --resolution 50 "
+        "--out cafes.tif\n"
+        "  geocalliper query city-model city.gpkg 'A place of cafe' --h3 9 --out cafes.gpkg"
+    ),
+    "label": (
+        "examples:\n"
+        "  geocalliper label city-model city.gpkg --label 'food=A place of Food' \\\n"
+        "      --label 'parks=A place of Outdoors & Recreation' --resolution 100 "
+        "--out labels.tif\n"
+        "  geocalliper label city-model city.gpkg --labels labels.json --h3 9 "
+        "--out labels.gpkg\n"
+        "labels.json: a list of texts, or an object name -> text."
+    ),
 }
 
 
@@ -140,6 +155,115 @@ def _cmd_embed(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_area(path: str):
+    """A study-area file: GeoPackage, GeoJSON, Shapefile … or (Geo)Parquet."""
+    import geopandas as gpd
+
+    file = Path(path)
+    if not file.exists():
+        raise FileNotFoundError(f"No study-area file at {path!r}.")
+    if file.suffix.lower() in (".parquet", ".geoparquet"):
+        return gpd.read_parquet(file)
+    return gpd.read_file(file)
+
+
+def _labels(args: argparse.Namespace) -> dict[str, str] | list[str]:
+    """Labels from repeated ``--label name=text`` or a JSON file (list or object)."""
+    if args.labels and args.label:
+        raise ValueError("Give labels either with --label or with --labels FILE, not both.")
+    if args.labels:
+        try:
+            labels = json.loads(Path(args.labels).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise FileNotFoundError(f"No labels file at {args.labels!r}.") from None
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{args.labels} is not valid JSON ({exc}).") from None
+        if not isinstance(labels, list | dict):
+            raise ValueError(f"{args.labels} must hold a list of texts or an object name -> text.")
+        return labels
+    if not args.label:
+        raise ValueError("No labels given: pass --label name=text (repeatable) or --labels FILE.")
+    out: dict[str, str] = {}
+    for item in args.label:
+        name, sep, text = item.partition("=")
+        if not sep or not name.strip() or not text.strip():
+            raise ValueError(f"--label {item!r} is not of the form name=text.")
+        if name.strip() in out:
+            raise ValueError(f"The label name {name.strip()!r} is given twice.")
+        out[name.strip()] = text.strip()
+    return out
+
+
+def _map_output(args: argparse.Namespace) -> Path:
+    if (args.resolution is None) == (args.h3 is None):
+        raise ValueError("Give exactly one of --resolution (a raster) or --h3 RES (H3 cells).")
+    out = Path(args.out)
+    want = (".gpkg", ".parquet", ".geoparquet") if args.h3 is not None else (".tif", ".tiff")
+    if out.suffix.lower() not in want:
+        raise ValueError(f"Cannot write {out.name!r} here: use {' or '.join(want)}.")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _cmd_query(args: argparse.Namespace) -> int:
+    from . import CaLLiPer, to_geotiff
+    from .zeroshot import query_grid, query_h3
+
+    out = _map_output(args)
+    model = CaLLiPer.load(args.model, progress=not args.quiet)
+    area = _read_area(args.area)
+    if args.h3 is not None:
+        cells = query_h3(model, area, args.text, args.h3)
+        _write_frame(cells, out)
+        print(f"Scored {len(cells)} H3 cells (resolution {args.h3}) for {args.text!r}: {out}")
+    else:
+        grid = query_grid(model, area, args.text, args.resolution, crs=args.crs)
+        to_geotiff(grid, out, progress=not args.quiet)
+        ny, nx = grid.sizes["y"], grid.sizes["x"]
+        print(f"Scored a {ny} x {nx} grid ({args.resolution} per cell) for {args.text!r}: {out}")
+    return 0
+
+
+def _cmd_label(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from . import CaLLiPer, to_geotiff
+    from .zeroshot import label_grid, label_h3
+
+    labels = _labels(args)
+    out = _map_output(args)
+    model = CaLLiPer.load(args.model, progress=not args.quiet)
+    area = _read_area(args.area)
+    if args.h3 is not None:
+        cells = label_h3(model, area, labels, args.h3, probabilities=args.probabilities)
+        _write_frame(cells, out)
+        counts = cells["label"].value_counts()
+        n = len(cells)
+    else:
+        result = label_grid(
+            model,
+            area,
+            labels,
+            args.resolution,
+            crs=args.crs,
+            probabilities=args.probabilities,
+        )
+        label = result["label"] if args.probabilities else result
+        to_geotiff(label, out, progress=not args.quiet)
+        if args.probabilities:
+            prob_out = out.with_name(out.stem + "-probability" + out.suffix)
+            to_geotiff(result["probability"], prob_out, progress=not args.quiet)
+            print(f"  probabilities: {prob_out}")
+        names = label.attrs["category_names"]
+        codes = label.values[label.values != label.rio.nodata]
+        found, number = np.unique(codes, return_counts=True)
+        counts = {names[c]: int(k) for c, k in zip(found, number, strict=True)}
+        n = int(codes.size)
+    shares = ", ".join(f"{k} {v / max(n, 1):.0%}" for k, v in dict(counts).items())
+    print(f"Labelled {n} cells ({shares}): {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``geocalliper`` command."""
     parser = argparse.ArgumentParser(
@@ -192,6 +316,48 @@ def build_parser() -> argparse.ArgumentParser:
     emb.add_argument("points", help="points file (CSV, GeoParquet, GeoPackage …)")
     emb.add_argument("--out", required=True, help=".parquet, .gpkg or .csv to write")
     emb.set_defaults(func=_cmd_embed)
+
+    def map_options(cmd: argparse.ArgumentParser) -> None:
+        cmd.add_argument(
+            "--resolution", type=float, default=None, help="raster cell size (CRS units)"
+        )
+        cmd.add_argument("--crs", default=None, help="raster CRS (default: the model's)")
+        cmd.add_argument("--h3", type=int, default=None, metavar="RES", help="H3 cells instead")
+        cmd.add_argument(
+            "--out", required=True, help=".tif for a raster; .gpkg or .parquet for --h3"
+        )
+
+    query = sub.add_parser(
+        "query",
+        help="map how well each place of an area matches a text",
+        epilog=EXAMPLES["query"],
+        formatter_class=fmt,
+    )
+    query.add_argument("model", help="model directory written by pretrain")
+    query.add_argument("area", help="study-area file (GeoPackage, GeoJSON, GeoParquet …)")
+    query.add_argument("text", help="the query, e.g. 'A place of cafe'")
+    map_options(query)
+    query.set_defaults(func=_cmd_query)
+
+    label = sub.add_parser(
+        "label",
+        help="map the best-matching label of each place of an area",
+        epilog=EXAMPLES["label"],
+        formatter_class=fmt,
+    )
+    label.add_argument("model", help="model directory written by pretrain")
+    label.add_argument("area", help="study-area file (GeoPackage, GeoJSON, GeoParquet …)")
+    label.add_argument(
+        "--label", action="append", default=[], metavar="NAME=TEXT", help="a label (repeat)"
+    )
+    label.add_argument("--labels", default=None, metavar="FILE", help="labels as JSON")
+    label.add_argument(
+        "--probabilities",
+        action="store_true",
+        help="also write each label's probability (raster: OUT-probability.tif)",
+    )
+    map_options(label)
+    label.set_defaults(func=_cmd_label)
     return parser
 
 

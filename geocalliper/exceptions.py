@@ -57,3 +57,19 @@ class TextModelError(GeocalliperError, OSError):
 
 class VisitsError(GeocalliperError, ValueError):
     """A visits frame cannot be used as it is: e.g. mixed tz-aware and naive times."""
+
+
+class MissingProjectorError(ModelFileError):
+    """The model has no trained text projector, so it cannot compare places with texts."""
+
+
+class MissingTrainingTextsError(ModelFileError):
+    """The model does not know the texts it was trained on (saved by an older version)."""
+
+
+class DuplicateLabelError(GeocalliperError, ValueError):
+    """Two labels share a name or a text, so the best match between them is undefined."""
+
+
+class TextTruncatedWarning(UserWarning):
+    """A text is longer than the text model accepts; only its first tokens were embedded."""

@@ -15,17 +15,29 @@ single band. So rasters of more than 4 bands are band-interleaved, and the COG i
 written by the GTiff driver from a source with overviews (``COPY_SRC_OVERVIEWS``: IFDs
 first, overviews before the full resolution, as the COG layout asks); rasters of at
 most 4 bands (e.g. RGB previews) go through the COG driver.
+
+Categorical rasters. A one-band ``uint8``/``uint16`` raster whose ``attrs`` hold
+``category_names`` (e.g. from :func:`geocalliper.zeroshot.label_grid`) is written with a
+colour table (``category_colors``, nodata transparent), the names as band metadata in
+the file (``CATEGORY_NAMES``, JSON) and, because GDAL keeps category names and raster
+attribute tables of a GeoTIFF only in its PAM side file, a ``<file>.aux.xml`` beside it
+with ``<CategoryNames>`` and a thematic raster attribute table (value, name, text,
+colour): QGIS then shows the names in the legend. Its overviews use ``"nearest"``
+resampling (a mean of label codes means nothing). Writing any other raster over that
+file removes a stale ``.aux.xml``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from xml.sax.saxutils import escape
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -41,6 +53,10 @@ if TYPE_CHECKING:
 #: Interleave rasters of more bands than this by band (see the module notes).
 MAX_PIXEL_INTERLEAVED_BANDS = 4
 _RGB = ("red", "green", "blue")
+#: suffix GDAL gives the PAM side file of a raster (``file.tif.aux.xml``)
+AUX_SUFFIX = ".aux.xml"
+#: band metadata key holding the category names (a JSON list) inside the GeoTIFF
+CATEGORY_TAG = "CATEGORY_NAMES"
 #: GDAL block cache while writing (GDAL's default, 5% of RAM, is not needed for tiles
 #: written in order, nor for overviews built band by band); ``GDAL_CACHEMAX`` in the
 #: environment or a ``rasterio.Env`` wins.
@@ -88,8 +104,104 @@ def _prepare(da: Any) -> tuple[Any, dict[str, Any]]:
         "nodata": None if nodata is None else float(nodata) if dtype.kind == "f" else nodata,
         "names": names,
         "rgb": dtype == np.uint8 and tuple(names) == _RGB,
+        "categories": _categories(da, count, dtype, nodata),
     }
     return da, meta
+
+
+def _rgba(color: Any) -> tuple[int, int, int, int]:
+    """``"#rrggbb"``, ``"#rrggbbaa"`` or an (r, g, b[, a]) tuple of 0-255 ints."""
+    if isinstance(color, str):
+        h = color.lstrip("#")
+        if len(h) not in (6, 8):
+            raise ValueError(f"Cannot read the colour {color!r}; use '#rrggbb'.")
+        values = [int(h[i : i + 2], 16) for i in range(0, len(h), 2)]
+    else:
+        values = [int(v) for v in color]
+    if len(values) == 3:
+        values.append(255)
+    if len(values) != 4 or not all(0 <= v <= 255 for v in values):
+        raise ValueError(f"Cannot read the colour {color!r}; use '#rrggbb'.")
+    return values[0], values[1], values[2], values[3]
+
+
+def _categories(da: Any, count: int, dtype: np.dtype, nodata: Any) -> dict[str, Any] | None:
+    """Names, texts and colours of a categorical raster (see the module notes), or None."""
+    names = da.attrs.get("category_names")
+    if names is None:
+        return None
+    names = [str(n) for n in names]
+    if count != 1 or dtype not in (np.uint8, np.uint16):
+        raise ValueError(
+            f"A raster with category_names must have one uint8 or uint16 band (codes "
+            f"0 … n-1), got {count} band(s) of {dtype}."
+        )
+    if len(names) > np.iinfo(dtype).max + 1:
+        raise ValueError(f"{len(names)} categories do not fit {dtype} codes.")
+    texts = list(da.attrs.get("category_texts") or names)
+    colors = list(da.attrs.get("category_colors") or [])
+    if not colors:
+        from .zeroshot import label_colors
+
+        colors = label_colors(len(names))
+    if len(texts) != len(names) or len(colors) != len(names):
+        raise ValueError("category_texts and category_colors need one entry per category name.")
+    colormap = {i: _rgba(c) for i, c in enumerate(colors)}
+    if nodata is not None and 0 <= int(nodata) <= np.iinfo(dtype).max:
+        colormap[int(nodata)] = (0, 0, 0, 0)  # transparent outside the area
+    return {"names": names, "texts": [str(t) for t in texts], "colormap": colormap}
+
+
+def pam_xml(categories: dict[str, Any]) -> str:
+    """The PAM ``.aux.xml`` of a categorical band: category names and a thematic RAT.
+
+    The raster attribute table has the columns ``Value`` (usage MinMax), ``Name``
+    (usage Name), ``Text`` (generic) and ``Red``/``Green``/``Blue``/``Alpha``.
+
+    Examples
+    --------
+    >>> xml = pam_xml({"names": ["cafe"], "texts": ["A place of cafe"],
+    ...                "colormap": {0: (31, 119, 180, 255)}})
+    >>> "<Category>cafe</Category>" in xml
+    True
+    """
+    # (name, GDALRATFieldType: 0 integer / 2 string, GDALRATFieldUsage)
+    fields = [
+        ("Value", 0, 5),
+        ("Name", 2, 2),
+        ("Text", 2, 0),
+        ("Red", 0, 6),
+        ("Green", 0, 7),
+        ("Blue", 0, 8),
+        ("Alpha", 0, 9),
+    ]
+    lines = ["<PAMDataset>", '  <PAMRasterBand band="1">', "    <CategoryNames>"]
+    lines += [f"      <Category>{escape(n)}</Category>" for n in categories["names"]]
+    lines += ["    </CategoryNames>", '    <GDALRasterAttributeTable tableType="thematic">']
+    for i, (name, kind, usage) in enumerate(fields):
+        lines.append(
+            f'      <FieldDefn index="{i}"><Name>{name}</Name><Type>{kind}</Type>'
+            f"<Usage>{usage}</Usage></FieldDefn>"
+        )
+    rows = zip(categories["names"], categories["texts"], strict=True)
+    for value, (name, text) in enumerate(rows):
+        r, g, b, a = categories["colormap"][value]
+        cells = [str(value), escape(name), escape(text), str(r), str(g), str(b), str(a)]
+        row = "".join(f"<F>{c}</F>" for c in cells)
+        lines.append(f'      <Row index="{value}">{row}</Row>')
+    lines += ["    </GDALRasterAttributeTable>", "  </PAMRasterBand>", "</PAMDataset>", ""]
+    return "\n".join(lines)
+
+
+def _write_sidecar(target: Path, categories: dict[str, Any] | None) -> None:
+    """Write the PAM side file of a categorical raster; remove a stale one otherwise."""
+    aux = target.with_name(target.name + AUX_SUFFIX)
+    if categories is None:
+        with contextlib.suppress(FileNotFoundError):
+            aux.unlink()
+        return
+    with atomic_path(aux) as tmp:
+        tmp.write_text(pam_xml(categories), encoding="utf-8")
 
 
 def _is_dask(data: Any) -> bool:
@@ -189,6 +301,10 @@ def _gtiff_profile(
 
 def _describe(dst: Any, meta: dict[str, Any]) -> None:
     dst.descriptions = tuple(meta["names"])
+    categories = meta["categories"]
+    if categories is not None:
+        dst.write_colormap(1, categories["colormap"])
+        dst.update_tags(1, **{CATEGORY_TAG: json.dumps(categories["names"], ensure_ascii=False)})
     if meta["rgb"]:
         from rasterio.enums import ColorInterp
 
@@ -229,7 +345,7 @@ def to_geotiff(
     compress: str = "deflate",
     blocksize: int = 512,
     overviews: int | None = None,
-    resampling: str = "average",
+    resampling: str | None = None,
     interleave: str = "auto",
     progress: bool = True,
 ) -> Path:
@@ -259,7 +375,8 @@ def to_geotiff(
         tile).
     resampling
         Overview resampling (``"average"``, ``"nearest"``, ``"mode"`` …); nodata cells
-        are left out of the averages.
+        are left out of the averages. ``None`` (default): ``"nearest"`` for a
+        categorical raster (see the module notes), else ``"average"``.
     interleave
         ``"band"``, ``"pixel"``, or ``"auto"``: by band above 4 bands (see the module
         notes), by pixel otherwise.
@@ -271,6 +388,8 @@ def to_geotiff(
     pathlib.Path
         The written file. Band descriptions are the band names (``calliper_0 …``),
         nodata is the array's (NaN for float), CRS and transform are the array's.
+        A categorical raster also gets a colour table, its category names and a
+        ``.aux.xml`` side file (see the module notes).
 
     Examples
     --------
@@ -284,6 +403,8 @@ def to_geotiff(
     from rasterio.shutil import copy as rio_copy
 
     da, meta = _prepare(da)
+    if resampling is None:
+        resampling = "nearest" if meta["categories"] is not None else "average"
     if blocksize < 16 or blocksize % 16:
         raise ValueError(f"blocksize must be a positive multiple of 16, got {blocksize}.")
     if interleave not in ("auto", "band", "pixel"):
@@ -352,6 +473,7 @@ def to_geotiff(
                     if meta["rgb"] and interleave == "pixel":
                         options["photometric"] = "RGB"
                     rio_copy(part, tmp, driver="GTiff", **options)
+    _write_sidecar(target, meta["categories"])
     return target
 
 

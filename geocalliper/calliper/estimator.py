@@ -19,7 +19,13 @@ from tqdm.auto import tqdm
 
 from .._constants import CALLIPER_KIND, DEFAULT_TEXT_MODEL, TEXT_COLUMN
 from ..coords import as_geoseries, estimate_metric_crs, geometries_to_xy, metric_crs
-from ..exceptions import EmptyDataError, MissingColumnError, ModelFileError, NotFittedError
+from ..exceptions import (
+    EmptyDataError,
+    MissingColumnError,
+    MissingProjectorError,
+    ModelFileError,
+    NotFittedError,
+)
 from ..persistence import load_model_dir, save_model_dir
 from ..poi import make_text
 from ..text import TextEncoder
@@ -32,6 +38,10 @@ _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 _RUNTIME_PARAMS = ("device", "cache_dir", "progress")
 #: fewest POIs that make a training and a validation set
 MIN_POIS = 10
+#: state-dict keys of the text side (projector and temperature), absent from a model
+#: saved without its projector
+PROJECTOR_KEYS = ("text_projector.weight", "text_projector.bias")
+TEXT_SIDE_KEYS = (*PROJECTOR_KEYS, "logit_scale")
 
 
 def default_device() -> str:
@@ -97,6 +107,14 @@ class CaLLiPer:
         Identifier of the text model the projector was trained against.
     timings_ : dict
         Seconds spent in ``fit`` on ``"text"`` embedding and ``"train"``ing.
+    has_projector_ : bool
+        Whether the trained text projector is there (always after ``fit``), which
+        :meth:`similarity`, :meth:`describe` and the zero-shot maps of
+        :mod:`geocalliper.zeroshot` need.
+    training_texts_ : pandas.Series or None
+        The distinct training texts (index) and how many POIs had each (values), most
+        frequent first; ``None`` for a model saved by a version that did not keep them.
+        Their log-counts are the prior of :meth:`describe`.
 
     Examples
     --------
@@ -322,6 +340,8 @@ class CaLLiPer:
         self.text_dim_ = int(table.shape[1])
         self.n_pois_ = len(xy)
         self.timings_ = {"text": t_text, "train": t_train}
+        self.has_projector_ = True
+        self.training_texts_ = _count_texts(texts)
         return self
 
     # ------------------------------------------------------------------ embed
@@ -406,8 +426,15 @@ class CaLLiPer:
             "n_pois": self.n_pois_,
             "best_epoch": self.best_epoch_,
             "history": self.history_.to_dict("records"),
+            "text_projector": self.has_projector_,
         }
-        return save_model_dir(path, CALLIPER_KIND, config, self.module_.state_dict())
+        texts = getattr(self, "training_texts_", None)
+        if texts is not None:  # text -> number of POIs, most frequent first
+            config["training_texts"] = {str(t): int(n) for t, n in texts.items()}
+        state = self.module_.state_dict()
+        if not self.has_projector_:
+            state = {k: v for k, v in state.items() if k not in TEXT_SIDE_KEYS}
+        return save_model_dir(path, CALLIPER_KIND, config, state)
 
     @classmethod
     def load(
@@ -417,7 +444,10 @@ class CaLLiPer:
 
         ``device`` and ``runtime`` (``cache_dir``, ``progress``) set how it runs here.
         Raises :class:`~geocalliper.exceptions.ModelFileError` for a missing, corrupt
-        or mismatched directory.
+        or mismatched directory. A model saved without its text projector (its
+        config says ``"text_projector": false``, or its weights lack the projector)
+        loads and embeds locations; comparing them with texts then raises
+        :class:`~geocalliper.exceptions.MissingProjectorError`.
         """
         config, tensors = load_model_dir(path, CALLIPER_KIND)
         try:
@@ -436,7 +466,28 @@ class CaLLiPer:
             model = cls(**params, device=device, **runtime)
             model._check_params()
             module = model._new_module(text_dim)
-            module.load_state_dict(tensors, strict=True)
+            has_projector = config.get("text_projector", True) is not False and all(
+                k in tensors for k in PROJECTOR_KEYS
+            )
+            if not has_projector:  # the location encoder alone: keep only its weights
+                tensors = {k: v for k, v in tensors.items() if k not in TEXT_SIDE_KEYS}
+            missing, unexpected = module.load_state_dict(tensors, strict=False)
+            allowed = () if has_projector else TEXT_SIDE_KEYS
+            if unexpected or set(missing) - set(allowed):
+                raise RuntimeError(
+                    f"missing tensors {sorted(set(missing) - set(allowed))}, "
+                    f"unexpected tensors {sorted(unexpected)}"
+                )
+            texts = config.get("training_texts")
+            training_texts = None
+            if texts is not None:
+                texts = dict(texts)
+                training_texts = pd.Series(
+                    [int(n) for n in texts.values()],
+                    index=pd.Index([str(t) for t in texts], dtype=object, name="text"),
+                    dtype=np.int64,
+                    name="count",
+                )
         except ModelFileError:
             raise
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
@@ -452,6 +503,8 @@ class CaLLiPer:
         model.text_dim_ = text_dim
         model.n_pois_ = int(config.get("n_pois", 0))
         model.timings_ = {}
+        model.has_projector_ = has_projector
+        model.training_texts_ = training_texts
         if params.get("text_model") is None and text_model != DEFAULT_TEXT_MODEL:
             model.text_model = text_model.removeprefix("local:")
         return model
@@ -459,3 +512,75 @@ class CaLLiPer:
     def _temperature(self) -> float:
         self._check_fitted()
         return math.exp(-float(self.module_.logit_scale.detach()))
+
+    def _check_projector(self) -> None:
+        """Raise :class:`MissingProjectorError` unless the text projector is there."""
+        self._check_fitted()
+        if not getattr(self, "has_projector_", True):
+            raise MissingProjectorError(
+                "This CaLLiPer model was saved without its text projector, so it can embed "
+                "places but not compare them with texts. Re-run CaLLiPer.fit(pois) on the "
+                "training POIs (it trains the projector with the location encoder) and save "
+                "that model."
+            )
+
+    # ------------------------------------------------------------------ zero-shot
+    def embed_texts(self, texts: str | Sequence[str], *, normalize: bool = True) -> pd.DataFrame:
+        """Project texts into the location-embedding space with the trained projector.
+
+        Returns a DataFrame indexed by the texts, columns ``calliper_0 …``; see
+        :func:`geocalliper.zeroshot.text_vectors`.
+        """
+        from ..zeroshot import embed_texts
+
+        return embed_texts(self, texts, normalize=normalize)
+
+    def similarity(
+        self,
+        points: gpd.GeoDataFrame | gpd.GeoSeries,
+        texts: str | Sequence[str],
+        *,
+        batch_size: int | None = None,
+    ) -> pd.DataFrame:
+        """Cosine similarity between each point's location and each text.
+
+        Thin wrapper of :func:`geocalliper.zeroshot.similarity`: a DataFrame aligned to
+        the points' index with one column per text.
+
+        Examples
+        --------
+        >>> model.similarity(pois, ["A place of cafe", "A place of park"])  # doctest: +SKIP
+        """
+        from ..zeroshot import similarity
+
+        return similarity(self, points, texts, batch_size=batch_size)
+
+    def describe(
+        self,
+        points: gpd.GeoDataFrame | gpd.GeoSeries,
+        candidates: Sequence[str] | None = None,
+        k: int = 5,
+        *,
+        prior: Any = "auto",
+        batch_size: int | None = None,
+    ) -> pd.DataFrame:
+        """The ``k`` texts that best describe each point, best first (a tidy frame).
+
+        Thin wrapper of :func:`geocalliper.zeroshot.describe`: candidates default to
+        the training texts, ranked with their log training frequency as the prior.
+
+        Examples
+        --------
+        >>> model.describe(pois.head(3), k=3)                            # doctest: +SKIP
+        """
+        from ..zeroshot import describe
+
+        return describe(self, points, candidates, k, prior=prior, batch_size=batch_size)
+
+
+def _count_texts(texts: Sequence[str]) -> pd.Series:
+    """Distinct texts and their counts, most frequent first (ties alphabetical)."""
+    counts = pd.Series(list(texts), dtype=object).value_counts().sort_index()
+    counts = counts.sort_values(ascending=False, kind="stable")
+    index = pd.Index(counts.index.astype(str).tolist(), dtype=object, name="text")
+    return pd.Series(counts.to_numpy(np.int64), index=index, name="count")
