@@ -9,7 +9,8 @@ target's window; a user embedding and a residual fully-connected block. Two head
 - :meth:`MHSA.closed_logits`: the reference softmax over the training vocabulary;
 - :meth:`MHSA.inductive_logits`: scores any candidate place from its CaLLiPer
   embedding, plus a learned vector and bias for known ids (a shared bias for unknown
-  ones), so places never seen in training can be ranked.
+  ones) and a revisit term (closeness to the visits in the query's window), so places
+  never seen in training can be ranked.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from .sequences import N_DURATION_BINS, PAD
+
+#: scale of the revisit term's two scalar parameters (see ``MHSA.__init__``)
+REVISIT_GAIN = 10.0
 
 
 def sinusoidal_positions(length: int, dim: int, device: torch.device) -> torch.Tensor:
@@ -86,6 +90,7 @@ class MHSA(nn.Module):
         ff_dim: int = 256,
         dropout: float = 0.1,
         history_days: int = 7,
+        id_vectors: bool = True,
     ) -> None:
         super().__init__()
         if not use_lookup and location_dim <= 0:
@@ -123,14 +128,22 @@ class MHSA(nn.Module):
             # per known id: a vector added to the coordinate-based one, and a bias;
             # row 0 is every unknown place (a zero vector, a learned bias)
             # (small initial values, as a linear layer's, so learning is not swamped)
-            self.id_vectors = nn.Embedding(n_locations + 1, d_model, padding_idx=0)
-            nn.init.uniform_(
-                self.id_vectors.weight, -1 / math.sqrt(d_model), 1 / math.sqrt(d_model)
-            )
-            with torch.no_grad():
-                self.id_vectors.weight[0].zero_()
+            self.id_vectors = None
+            if id_vectors:
+                self.id_vectors = nn.Embedding(n_locations + 1, d_model, padding_idx=0)
+                bound = 1 / math.sqrt(d_model)
+                nn.init.uniform_(self.id_vectors.weight, -bound, bound)
+                with torch.no_grad():
+                    self.id_vectors.weight[0].zero_()
             self.bias = nn.Embedding(n_locations + 1, 1)
             nn.init.zeros_(self.bias.weight)
+            # revisits: how near a candidate lies to the visits in the query's window
+            # (a kernel of learned width, in metres), so a new place the user was just
+            # at can be ranked without any id
+            # (both are stored divided by REVISIT_GAIN so that Adam, whose steps are
+            # about the learning rate in size, can move them far enough)
+            self.revisit_log_width = nn.Parameter(torch.tensor(math.log(50.0) / REVISIT_GAIN))
+            self.revisit_weight = nn.Parameter(torch.tensor(1.0 / REVISIT_GAIN))
             self.head = None
         else:
             self.head = nn.Linear(d_model, n_locations)
@@ -177,16 +190,42 @@ class MHSA(nn.Module):
         """``(C, d_model)`` vectors of candidates from their CaLLiPer embeddings."""
         return self.candidate(F.normalize(cand_emb, dim=-1))
 
+    def revisits(
+        self,
+        day: torch.Tensor,
+        query_day: torch.Tensor,
+        key_ok: torch.Tensor,
+        token_xy: torch.Tensor,
+        cand_xy: torch.Tensor,
+    ) -> torch.Tensor:
+        """``(B, L, C)``: ``log(1 + sum over the query's window of exp(-d / width))``,
+        with ``d`` the distance in metres from each window visit to each candidate.
+
+        ``token_xy`` (B, L, 2) and ``cand_xy`` (C, 2) are projected metres (centred).
+        """
+        allowed = window_mask(day, query_day, key_ok, self.history_days).to(token_xy.dtype)
+        dist = torch.cdist(token_xy, cand_xy.expand(token_xy.shape[0], -1, -1))
+        near = torch.exp(-dist / (REVISIT_GAIN * self.revisit_log_width).exp())
+        return torch.log1p(allowed @ near)
+
     def inductive_logits(
-        self, hidden: torch.Tensor, cand_vec: torch.Tensor, cand_bias_idx: torch.Tensor
+        self,
+        hidden: torch.Tensor,
+        cand_vec: torch.Tensor,
+        cand_bias_idx: torch.Tensor,
+        revisits: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """``(..., C)`` scores of ``C`` candidates.
 
         ``cand_vec`` from :meth:`candidate_vectors`; ``cand_bias_idx`` (C,) is a
         candidate's vocabulary position + 1, or 0 for a place not in the vocabulary.
         A known place is scored by its coordinates' vector plus its own id vector and
-        bias; an unknown one by its coordinates' vector and the shared bias.
+        bias; an unknown one by its coordinates' vector and the shared bias. Both add
+        the learned revisit weight times their :meth:`revisits` row (``(..., C)``), if given.
         """
         q = self.query(hidden)
-        vec = cand_vec + self.id_vectors(cand_bias_idx)
-        return q @ vec.T + self.bias(cand_bias_idx).squeeze(-1)
+        vec = cand_vec if self.id_vectors is None else cand_vec + self.id_vectors(cand_bias_idx)
+        scores = q @ vec.T + self.bias(cand_bias_idx).squeeze(-1)
+        if revisits is not None:
+            scores = scores + REVISIT_GAIN * self.revisit_weight * revisits
+        return scores

@@ -268,14 +268,19 @@ class NextLocationPredictor:
         )
 
     def _visit_embeddings(self, lon: np.ndarray, lat: np.ndarray) -> torch.Tensor | None:
-        """Frozen CaLLiPer embeddings of WGS84 coordinates, on the model's device."""
+        """``(N, E + 2)`` float32: the frozen CaLLiPer embedding of each WGS84 point,
+        then its projected ``x, y`` in metres, centred on the known locations."""
         calliper = self._calliper_model()
         if calliper is None or (self._features() == "lookup" and self._head() == "closed"):
             return None
         tf = Transformer.from_crs(WGS84, calliper.crs_, always_xy=True)
         x, y = tf.transform(np.asarray(lon, np.float64), np.asarray(lat, np.float64))
-        emb = calliper.embed_coords(np.column_stack([x, y]), progress=False)
-        return torch.from_numpy(np.ascontiguousarray(emb, dtype=np.float32))
+        xy = np.column_stack([x, y])
+        emb = calliper.embed_coords(xy, progress=False)
+        if not hasattr(self, "_origin"):  # the first call is on the known locations
+            self._origin = xy.mean(axis=0)
+        out = np.hstack([emb, xy - self._origin]).astype(np.float32)
+        return torch.from_numpy(out)
 
     def _encode(
         self, table: pd.DataFrame, hidden: np.ndarray | None = None, **kw: Any
@@ -299,6 +304,7 @@ class NextLocationPredictor:
         self.users_ = users
         self._loc_index = pd.Series(np.arange(len(locations)), index=locations.index)
         self._user_index = pd.Series(np.arange(len(users)), index=pd.Index(users, dtype=object))
+        self.__dict__.pop("_origin", None)
         self._vocab_emb = self._visit_embeddings(
             locations["lon"].to_numpy(), locations["lat"].to_numpy()
         )
@@ -472,15 +478,16 @@ class NextLocationPredictor:
         device = self.device_
         pos_t = torch.from_numpy(pos).to(device)
         known = pos_t >= 0
-        if self._head() == "inductive":
-            cand_vec = module.candidate_vectors(cand_emb.to(device))
+        inductive = self._head() == "inductive"
+        if inductive:
+            cand = cand_emb.to(device)
+            cand_vec = module.candidate_vectors(cand[:, :-2])
             bias_idx = torch.where(known, pos_t + 1, torch.zeros_like(pos_t))
-        emb_dev = emb.to(device) if emb is not None and self._features() != "lookup" else None
+        emb_dev = emb.to(device) if emb is not None else None
         for ids in iter_chunk_batches(seqs, self.batch_size * 4):
             batch: Batch = make_batch(seqs, ids).to(device)
-            loc_emb = None
-            if emb_dev is not None:
-                loc_emb = emb_dev[batch.rows.clamp(min=0)]
+            visit = emb_dev[batch.rows.clamp(min=0)] if emb_dev is not None else None
+            loc_emb = visit[..., :-2] if self._features() != "lookup" else None
             hidden = module(
                 batch.loc_idx,
                 loc_emb,
@@ -490,8 +497,11 @@ class NextLocationPredictor:
                 batch.query_day,
                 batch.key_ok,
             )[batch.scored]
-            if self._head() == "inductive":
-                scores = module.inductive_logits(hidden, cand_vec, bias_idx)
+            if inductive:
+                revisits = module.revisits(
+                    batch.day, batch.query_day, batch.key_ok, visit[..., -2:], cand[:, -2:]
+                )[batch.scored]
+                scores = module.inductive_logits(hidden, cand_vec, bias_idx, revisits)
             else:
                 logits = module.closed_logits(hidden)
                 scores = torch.full(

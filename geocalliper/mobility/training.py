@@ -46,6 +46,10 @@ def batch_loss(
 ) -> tuple[torch.Tensor, int]:
     """Mean cross-entropy over a batch's scored targets that are in the vocabulary.
 
+    ``emb`` (per visit) and ``vocab_emb`` (per known location) hold the CaLLiPer
+    embedding followed by the centred projected ``x, y`` (metres); ``None`` for a
+    lookup-only, closed-head model.
+
     With ``rng``, ``unknown_rate`` of the vocabulary is treated as unknown in this
     batch (lookup row and id bias hidden) and ``user_dropout`` of the chunks get the
     unknown-user embedding.
@@ -62,10 +66,17 @@ def batch_loss(
     if rng is not None and user_dropout > 0:
         keep = torch.from_numpy(rng.random(len(user_idx)) >= user_dropout).to(device)
         user_idx = torch.where(keep, user_idx, torch.zeros_like(user_idx))
-    loc_emb = emb[batch.rows.clamp(min=0).cpu()].to(device) if module.location_proj else None
+    visit = emb[batch.rows.clamp(min=0).cpu()].to(device) if emb is not None else None
+    loc_emb = visit[..., :-2] if module.location_proj is not None else None
     hidden = module(
         loc_idx, loc_emb, batch.feats, user_idx, batch.day, batch.query_day, batch.key_ok
     )[batch.scored]
+    revisits = None
+    if module.inductive:
+        vocab = vocab_emb.to(device)
+        revisits = module.revisits(
+            batch.day, batch.query_day, batch.key_ok, visit[..., -2:], vocab[:, -2:]
+        )[batch.scored]
     target = torch.from_numpy(seqs.loc_idx[batch.target_rows.cpu().numpy()] - 2).to(device)
     known = target >= 0
     hidden, target = hidden[known], target[known]
@@ -73,7 +84,7 @@ def batch_loss(
         return hidden.sum() * 0.0, 0
     if module.inductive:
         logits = module.inductive_logits(
-            hidden, module.candidate_vectors(vocab_emb.to(device)), bias_idx
+            hidden, module.candidate_vectors(vocab[:, :-2]), bias_idx, revisits[known]
         )
     else:
         logits = module.closed_logits(hidden)
