@@ -4,6 +4,7 @@ ranking of new places, save/load and bad input."""
 from __future__ import annotations
 
 import json
+import math
 import warnings
 
 import geopandas as gpd
@@ -308,3 +309,26 @@ def test_one_layer_query_sees_only_its_window():
     b = m(inside, None, feats, user, day, query_day, ok)
     torch.testing.assert_close(a[0, 4], base[0, 4])
     assert not torch.allclose(b[0, 4], base[0, 4])
+
+
+def test_revisit_term_matches_its_formula():
+    torch.manual_seed(0)
+    m = MHSA(5, 2, location_dim=4, inductive=True, d_model=8, n_layers=1, n_heads=2, ff_dim=16)
+    day = torch.tensor([[0, 3, 9, 10]])
+    query_day = torch.tensor([[3, 9, 10, 12]])
+    ok = torch.tensor([[True, True, False, True]])
+    tok = torch.tensor([[[0.0, 0.0], [30.0, 40.0], [500.0, 0.0], [0.0, 100.0]]])
+    cand = torch.tensor([[0.0, 0.0], [30.0, 40.0], [1000.0, 1000.0]])
+    got = m.revisits(day, query_day, ok, tok, cand)[0]
+    width = float((10 * m.revisit_log_width).exp())
+    assert width == pytest.approx(50.0)
+    for q in range(4):
+        keys = [
+            k
+            for k in range(4)
+            if k == q or (k <= q and bool(ok[0, k]) and int(day[0, k]) >= int(query_day[0, q]) - 7)
+        ]
+        for c in range(3):
+            d = [float(torch.dist(tok[0, k], cand[c])) for k in keys]
+            expected = math.log1p(sum(math.exp(-x / width) for x in d))
+            assert float(got[q, c]) == pytest.approx(expected, rel=1e-5, abs=1e-6)

@@ -74,6 +74,9 @@ class MHSA(nn.Module):
         Transformer shape.
     history_days
         Window of days each query may attend to.
+    id_vectors
+        Inductive head: give each known id a learned vector on top of its
+        coordinates' vector (else known places differ from new ones by their bias only).
     """
 
     def __init__(
