@@ -18,7 +18,6 @@ is right.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Hashable
 
 import geopandas as gpd
 import numpy as np
@@ -257,8 +256,3 @@ def location_table(table: pd.DataFrame) -> pd.DataFrame:
     out = grouped[["lon", "lat"]].mean()
     out["count"] = grouped.size()
     return out
-
-
-def user_key(value: Hashable) -> str:
-    """A user id as a JSON-safe string (ints and strings alike)."""
-    return str(value)
