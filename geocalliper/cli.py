@@ -1,4 +1,5 @@
-"""The ``geocalliper`` command: ``demo``, ``pretrain``, ``embed``, ``query`` and ``label``.
+"""The ``geocalliper`` command: ``demo``, ``pretrain``, ``embed``, ``query``, ``label``,
+``fit-predictor``, ``predict`` and ``evaluate``.
 
 Each subcommand hands off to the library; errors are one clear line on stderr and a
 non-zero exit status.
@@ -35,6 +36,22 @@ EXAMPLES = {
         "  geocalliper label city-model city.gpkg --labels labels.json --h3 9 "
         "--out labels.gpkg\n"
         "labels.json: a list of texts, or an object name -> text."
+    ),
+    "fit-predictor": (
+        "examples:\n"
+        "  geocalliper fit-predictor checkins.csv --out nyc-next\n"
+        "  geocalliper fit-predictor checkins.csv --calliper nyc-model --head inductive "
+        "--out nyc-next\n"
+        "The visits file has user_id, started_at, a point (lon/lat or WKT) and optionally\n"
+        "location_id, finished_at or duration, and split (train/valid/test)."
+    ),
+    "predict": (
+        "examples:\n"
+        "  geocalliper predict nyc-next recent.csv --k 10 --out next.gpkg\n"
+        "  geocalliper predict nyc-next recent.csv --candidates places.gpkg --out next.parquet"
+    ),
+    "evaluate": (
+        "example: geocalliper evaluate nyc-next checkins.csv --split test --out metrics.json"
     ),
 }
 
@@ -152,6 +169,92 @@ def _cmd_embed(args: argparse.Namespace) -> int:
     out = Path(args.out)
     _write_frame(_flat(points.join(model.embed(points))), out)
     print(f"Embedded {len(points)} places into {model.embedding_dim} dimensions: {out}")
+    return 0
+
+
+def _visit_columns(args: argparse.Namespace) -> dict:
+    return {
+        "user_col": args.user_col,
+        "start_col": args.start_col,
+        "location_col": args.location_col,
+    }
+
+
+def _read_visits(path: str, args: argparse.Namespace, split: str | None = None):
+    """A visits file (CSV with lon/lat or WKT, GeoParquet, GeoPackage …), optionally
+    restricted to one value of the split column."""
+    from .exceptions import EmptyDataError, MissingColumnError
+    from .poi import read_pois
+
+    visits = read_pois(path)
+    if split is not None:
+        if args.split_col not in visits.columns:
+            raise MissingColumnError(
+                f"{path} has no {args.split_col!r} column to pick the {split!r} rows from; "
+                "drop --split to use every row."
+            )
+        visits = visits[visits[args.split_col] == split]
+        if visits.empty:
+            raise EmptyDataError(f"{path} has no rows with {args.split_col} == {split!r}.")
+    return visits
+
+
+def _cmd_fit_predictor(args: argparse.Namespace) -> int:
+    from .mobility import NextLocationPredictor
+
+    visits = _read_visits(args.visits, args)
+    model = NextLocationPredictor(
+        args.calliper,
+        features=args.features,
+        head=args.head,
+        d_model=args.d_model,
+        n_layers=args.n_layers,
+        n_heads=args.n_heads,
+        max_epochs=args.max_epochs,
+        seed=args.seed,
+        split_col=args.split_col,
+        progress=not args.quiet,
+        **_visit_columns(args),
+    ).fit(visits)
+    out = model.save(args.out)
+    print(
+        f"Trained a next-location predictor ({model!r}) on {model.n_train_targets_} targets "
+        f"of {len(model.users_)} users and {len(model.locations_)} locations "
+        f"({len(model.history_)} epochs, best {model.best_epoch_}); written to {out}"
+    )
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from .mobility import NextLocationPredictor
+    from .poi import read_pois
+
+    model = NextLocationPredictor.load(args.model, progress=not args.quiet)
+    history = _read_visits(args.history, args)
+    candidates = read_pois(args.candidates) if args.candidates else None
+    top = model.predict(history, k=args.k, candidates=candidates)
+    out = Path(args.out)
+    _write_frame(top, out)
+    print(f"Predicted the top {args.k} next places of {top.iloc[:, 0].nunique()} users: {out}")
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from .mobility import NextLocationPredictor
+    from .persistence import atomic_path
+    from .poi import read_pois
+
+    model = NextLocationPredictor.load(args.model, progress=not args.quiet)
+    visits = _read_visits(args.visits, args, split=args.split)
+    candidates = read_pois(args.candidates) if args.candidates else None
+    scores = model.evaluate(visits, candidates=candidates)
+    text = json.dumps({k: round(v, 4) for k, v in scores.items()}, indent=2)
+    print(text)
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(out, suffix=".json") as tmp:
+            tmp.write_text(text + "\n", encoding="utf-8")
     return 0
 
 
@@ -358,6 +461,59 @@ def build_parser() -> argparse.ArgumentParser:
     )
     map_options(label)
     label.set_defaults(func=_cmd_label)
+
+    def visit_options(cmd: argparse.ArgumentParser) -> None:
+        cmd.add_argument("--user-col", default="user_id")
+        cmd.add_argument("--start-col", default="started_at")
+        cmd.add_argument("--location-col", default="location_id")
+        cmd.add_argument("--split-col", default="split")
+
+    fit = sub.add_parser(
+        "fit-predictor",
+        help="visits file -> next-location predictor directory",
+        epilog=EXAMPLES["fit-predictor"],
+        formatter_class=fmt,
+    )
+    fit.add_argument("visits", help="visits file (CSV, GeoParquet, GeoPackage …)")
+    fit.add_argument("--out", required=True, help="model directory to write")
+    fit.add_argument("--calliper", default=None, help="CaLLiPer model directory (optional)")
+    fit.add_argument("--features", choices=["lookup", "calliper", "both"], default=None)
+    fit.add_argument("--head", choices=["closed", "inductive"], default=None)
+    fit.add_argument("--d-model", type=int, default=128)
+    fit.add_argument("--n-layers", type=int, default=2)
+    fit.add_argument("--n-heads", type=int, default=8)
+    fit.add_argument("--max-epochs", type=int, default=50)
+    fit.add_argument("--seed", type=int, default=0)
+    visit_options(fit)
+    fit.set_defaults(func=_cmd_fit_predictor)
+
+    pred = sub.add_parser(
+        "predict",
+        help="recent visits -> the top-k next places of each user",
+        epilog=EXAMPLES["predict"],
+        formatter_class=fmt,
+    )
+    pred.add_argument("model", help="predictor directory written by fit-predictor")
+    pred.add_argument("history", help="recent visits of one or many users")
+    pred.add_argument("--k", type=int, default=10)
+    pred.add_argument("--candidates", default=None, help="places to rank (default: known)")
+    pred.add_argument("--out", required=True, help=".gpkg, .parquet or .csv to write")
+    visit_options(pred)
+    pred.set_defaults(func=_cmd_predict)
+
+    ev = sub.add_parser(
+        "evaluate",
+        help="Acc@1/5/10, MRR, NDCG@10, weighted F1 of a predictor on visits",
+        epilog=EXAMPLES["evaluate"],
+        formatter_class=fmt,
+    )
+    ev.add_argument("model", help="predictor directory written by fit-predictor")
+    ev.add_argument("visits", help="visits file")
+    ev.add_argument("--split", default=None, help="only rows of this split, e.g. test")
+    ev.add_argument("--candidates", default=None, help="places to rank")
+    ev.add_argument("--out", default=None, help="also write the metrics as JSON")
+    visit_options(ev)
+    ev.set_defaults(func=_cmd_evaluate)
     return parser
 
 

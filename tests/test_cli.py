@@ -64,3 +64,34 @@ def test_errors_are_one_line_and_non_zero(tmp_path: Path) -> None:
     assert len(res.stderr.strip().splitlines()) == 1
     res = run("pretrain", "--help", cwd=tmp_path)
     assert res.returncode == 0 and "example" in res.stdout
+
+
+def test_next_location_commands(tmp_path: Path, shared_data: Path) -> None:
+    import json
+
+    import pandas as pd
+
+    checkins = pd.read_csv(shared_data / "fsq-nyc" / "checkins.csv.gz")
+    checkins[checkins["user_id"] <= 12].to_csv(tmp_path / "visits.csv", index=False)
+    tiny = ["--d-model", "16", "--n-heads", "2", "--n-layers", "1", "--max-epochs", "2"]
+    res = run("fit-predictor", "visits.csv", "--out", "next", *tiny, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert "Trained a next-location predictor" in res.stdout
+    assert (tmp_path / "next" / "config.json").is_file()
+
+    recent = checkins[checkins["user_id"].isin([1, 2])].groupby("user_id").tail(5)
+    recent.to_csv(tmp_path / "recent.csv", index=False)
+    res = run("predict", "next", "recent.csv", "--k", "3", "--out", "top.gpkg", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    top = gpd.read_file(tmp_path / "top.gpkg")
+    assert len(top) == 6 and sorted(top["rank"].unique()) == [1, 2, 3]
+
+    res = run("evaluate", "next", "visits.csv", "--split", "test", "--out", "m.json", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    metrics = json.loads((tmp_path / "m.json").read_text())
+    assert 0 <= metrics["acc@1"] <= metrics["acc@10"] <= 100 and metrics["n"] > 0
+
+    res = run("fit-predictor", "visits.csv", "--user-col", "who", "--out", "x", cwd=tmp_path)
+    assert res.returncode == 2
+    assert res.stderr.count("\n") == 1 and "user_col" in res.stderr
+    assert not (tmp_path / "x").exists()
