@@ -66,8 +66,14 @@ def _write_frame(frame, path: Path) -> None:
         if suffix in (".parquet", ".geoparquet"):
             frame.to_parquet(tmp)
         elif suffix == ".gpkg":
-            tmp.unlink()  # GDAL creates the GeoPackage itself
-            frame.to_file(tmp, driver="GPKG", layer=path.stem.replace(".", "_"))
+            tmp.unlink()  # GDAL creates the GeoPackage itself, under a .gpkg name
+            gpkg = tmp.with_name(tmp.name + ".gpkg")
+            try:
+                frame.to_file(gpkg, driver="GPKG", layer=path.stem.replace(".", "_"))
+                os.replace(gpkg, tmp)
+            finally:
+                if gpkg.exists():
+                    gpkg.unlink()
         elif suffix == ".csv":
             frame.to_wkt().to_csv(tmp, index=True)
         else:
@@ -81,14 +87,35 @@ def _flat(frame):
     return frame
 
 
+#: label map of the demo: name -> text in the style of the training texts
+DEMO_LABELS = {
+    "eating out": "A place of restaurant, a type of amenity",
+    "shopping": "A place of clothes, a type of shop",
+    "culture": "A place of museum, a type of tourism",
+    "green space": "A place of park, a type of leisure",
+}
+DEMO_QUERY = "A place of cafe, a type of amenity"
+
+
 def run_demo(out: Path, max_epochs: int = 200, seed: int = 0, progress: bool = True) -> dict:
     """Pre-train CaLLiPer on the real Helsinki OSM extract and write its outputs.
 
-    Writes ``out/model/`` (config.json + model.safetensors) and
-    ``out/helsinki_poi_embeddings.parquet`` (the POIs with their embeddings).
+    Writes into ``out``: ``model/`` (config.json + model.safetensors), the POIs with
+    their embeddings (GeoParquet), an embedding GeoTIFF of the city and its RGB preview
+    (GeoTIFF + PNG), H3 cell embeddings (GeoPackage), a query map and a label map
+    (GeoTIFF), a next-location demo on **simulated** agents moving among the real POIs
+    (:func:`geocalliper.mobility.simulate.simulate_epr`) and ``report.md``.
     Returns a summary dictionary.
     """
+    import geopandas as gpd
+
     from . import CaLLiPer, datasets, osm_text, read_osm_pbf
+    from .geotiff import to_geotiff, write_png
+    from .h3cells import embed_h3
+    from .mobility import NextLocationPredictor, split_by_day
+    from .mobility.simulate import simulate_epr
+    from .raster import embed_grid, to_rgb
+    from .zeroshot import label_grid, query_grid
 
     t0 = time.perf_counter()
     source = datasets.helsinki_osm_path()
@@ -97,13 +124,54 @@ def run_demo(out: Path, max_epochs: int = 200, seed: int = 0, progress: bool = T
     model = CaLLiPer(
         batch_size=256, max_epochs=max_epochs, patience=10, seed=seed, progress=progress
     ).fit(pois)
+    t_fit = time.perf_counter() - t0
     out.mkdir(parents=True, exist_ok=True)
-    model_dir = model.save(out / "model")
-    table = out / "helsinki_poi_embeddings.parquet"
-    emb = model.embed(pois)
-    _write_frame(_flat(pois.join(emb)), table)
+    files: dict[str, Path] = {}
+    files["model"] = model.save(out / "model")
+    files["embeddings"] = out / "helsinki_poi_embeddings.parquet"
+    _write_frame(_flat(pois.join(model.embed(pois))), files["embeddings"])
+
+    # the study area: the POIs' convex hull, 100 m around, in the model's CRS
+    hull = pois.to_crs(model.crs_).geometry.union_all().convex_hull.buffer(100)
+    area = gpd.GeoSeries([hull], crs=model.crs_)
+    grid = embed_grid(model, area, resolution=25, progress=progress)
+    files["grid"] = to_geotiff(grid, out / "helsinki_embedding.tif", progress=progress)
+    rgb = to_rgb(grid)
+    files["rgb"] = to_geotiff(rgb, out / "helsinki_rgb.tif", progress=progress)
+    files["rgb_png"] = write_png(rgb, out / "helsinki_rgb.png")
+    cells = embed_h3(model, area, 9)
+    files["h3"] = out / "helsinki_h3_res9.gpkg"
+    _write_frame(cells, files["h3"])
+    query = query_grid(model, area, DEMO_QUERY, resolution=25, progress=progress)
+    files["query"] = to_geotiff(query, out / "query_cafe.tif", progress=progress)
+    labels = label_grid(model, area, DEMO_LABELS, resolution=25, progress=progress)
+    files["labels"] = to_geotiff(labels, out / "labels.tif", progress=progress)
+    files["query_png"] = write_png(_preview_rgb(query), out / "query_cafe.png")
+    files["labels_png"] = write_png(_preview_rgb(labels, codes=True), out / "labels.png")
+
+    # next-location prediction on simulated agents (labelled as such everywhere)
+    visits = simulate_epr(pois, n_agents=30, days=60, seed=seed)
+    visits["split"] = split_by_day(visits)
+    predictor = NextLocationPredictor(
+        model,
+        d_model=32,
+        n_layers=1,
+        n_heads=4,
+        max_epochs=min(max_epochs, 10),
+        seed=seed,
+        progress=progress,
+    ).fit(visits)
+    test = visits[visits["split"] == "test"]
+    scores = predictor.evaluate(test)
+    history = test[test["user_id"] < 3].groupby("user_id").tail(5)
+    top = predictor.predict(history, k=10)
+    top["simulated"] = True
+    files["next_places"] = out / "simulated_next_places.gpkg"
+    _write_frame(top, files["next_places"])
+    files["predictor"] = predictor.save(out / "simulated_next_location_model")
+
     best = model.history_.loc[model.history_["epoch"] == model.best_epoch_].iloc[0]
-    return {
+    summary = {
         "source": str(source),
         "pois": len(pois),
         "distinct_texts": int(pois["text"].nunique()),
@@ -111,10 +179,119 @@ def run_demo(out: Path, max_epochs: int = 200, seed: int = 0, progress: bool = T
         "epochs_run": len(model.history_),
         "best_epoch": model.best_epoch_,
         "best_val_loss": round(float(best["val_loss"]), 4),
-        "seconds": round(time.perf_counter() - t0, 1),
-        "model": str(model_dir),
-        "embeddings": str(table),
+        "seconds": round(t_fit, 1),
+        "grid_shape": [int(grid.sizes["y"]), int(grid.sizes["x"])],
+        "h3_cells": len(cells),
+        "simulated_visits": len(visits),
+        "simulated_scores": {k: round(float(v), 2) for k, v in scores.items()},
+        "total_seconds": round(time.perf_counter() - t0, 1),
+        **{k: str(v) for k, v in files.items()},
     }
+    files["report"] = out / "report.md"
+    _write_report(summary, files["report"])
+    summary["report"] = str(files["report"])
+    return summary
+
+
+def _label_colours(n: int) -> list[str]:
+    from .zeroshot import label_colors
+
+    return label_colors(n)
+
+
+def _preview_rgb(da, codes: bool = False):
+    """A 3-band uint8 picture of a one-band map: a viridis-like ramp stretched between
+    the 2nd and 98th percentiles, or one colour per label code; no data stays 0."""
+    import numpy as np
+    import xarray as xr
+
+    from .zeroshot import label_colors
+
+    one = da.squeeze(drop=True) if "band" in da.dims else da
+    values = np.asarray(one.values, dtype=np.float64)
+    rgb = np.zeros((3, *values.shape), dtype=np.uint8)
+    if codes:
+        names = json.loads(da.attrs.get("CATEGORY_NAMES", "[]")) or list(DEMO_LABELS)
+        for code, colour in enumerate(label_colors(len(names))):
+            mask = values == code
+            for band in range(3):
+                rgb[band][mask] = int(colour[1 + 2 * band : 3 + 2 * band], 16)
+    else:
+        ok = np.isfinite(values)
+        lo, hi = np.percentile(values[ok], [2, 98]) if ok.any() else (0.0, 1.0)
+        t = np.clip((values - lo) / max(hi - lo, 1e-12), 0, 1)
+        anchors = np.array([[68, 1, 84], [33, 145, 140], [253, 231, 37]], dtype=np.float64)
+        for band in range(3):
+            col = np.interp(t, [0.0, 0.5, 1.0], anchors[:, band])
+            rgb[band] = np.where(ok, np.maximum(col, 1), 0).astype(np.uint8)
+    out = xr.DataArray(rgb, dims=("band", "y", "x"), coords={"band": [1, 2, 3]})
+    out = out.assign_coords(y=one["y"], x=one["x"])
+    return out.rio.write_crs(one.rio.crs)
+
+
+def _write_report(summary: dict, path: Path) -> None:
+    """A short Markdown report of the demo, with the RGB preview."""
+    from .persistence import atomic_path
+
+    s = summary["simulated_scores"]
+    lines = [
+        "# geocalliper demo: Helsinki",
+        "",
+        f"CaLLiPer pre-trained on {summary['pois']} real OpenStreetMap POIs of central Helsinki "
+        f"({summary['distinct_texts']} distinct texts; © OpenStreetMap contributors, ODbL) in "
+        f"{summary['seconds']} s, CRS {summary['crs']}.",
+        "",
+        "![PCA RGB preview of the embedding](helsinki_rgb.png)",
+        "",
+        "| file | what | open it with |",
+        "|---|---|---|",
+        f"| `helsinki_embedding.tif` | 128-band embedding, 25 m cells, grid "
+        f"{summary['grid_shape'][0]} x {summary['grid_shape'][1]} | QGIS: drag in |",
+        "| `helsinki_rgb.tif`, `helsinki_rgb.png` | first three principal components as RGB | "
+        "QGIS / any viewer |",
+        f"| `helsinki_h3_res9.gpkg` | embeddings of {summary['h3_cells']} H3 cells (res 9) | "
+        "QGIS: Layer > Add Vector Layer |",
+        f'| `query_cafe.tif` | similarity to "{DEMO_QUERY}" | QGIS: singleband pseudocolor |',
+        "| `labels.tif` | best-matching label per cell: "
+        + ", ".join(DEMO_LABELS)
+        + " | QGIS: shows the legend (keep `labels.tif.aux.xml` beside it) |",
+        "| `helsinki_poi_embeddings.parquet` | the POIs with their embeddings | "
+        "geopandas.read_parquet |",
+        "| `simulated_next_places.gpkg` | **simulated**: top-10 next places of 3 simulated "
+        "agents | QGIS |",
+        "",
+        f"## Where is '{DEMO_QUERY}'? (`query_cafe.tif`)",
+        "",
+        "![similarity to the query, low (dark) to high (yellow)](query_cafe.png)",
+        "",
+        "## Best-matching label per cell (`labels.tif`)",
+        "",
+        "![label map](labels.png)",
+        "",
+        "Colours: "
+        + ", ".join(
+            f"{name} `{colour}`"
+            for name, colour in zip(DEMO_LABELS, _label_colours(len(DEMO_LABELS)), strict=True)
+        )
+        + ".",
+        "",
+        "## Next-location prediction on simulated agents",
+        "",
+        "**The mobility data here is simulated**: 30 agents moving among the real POIs for 60 "
+        "days under the exploration and preferential return model (Song et al. 2010; see "
+        "`geocalliper.mobility.simulate`). It shows the workflow, not real behaviour.",
+        "",
+        f"{summary['simulated_visits']} simulated visits; MHSA with CaLLiPer features and the "
+        "inductive head; test split (last 20% of days):",
+        "",
+        "| acc@1 | acc@5 | acc@10 | MRR | NDCG@10 | targets |",
+        "|---|---|---|---|---|---|",
+        f"| {s['acc@1']} | {s['acc@5']} | {s['acc@10']} | {s['mrr']} | {s['ndcg@10']} | "
+        f"{int(s['n'])} |",
+        "",
+    ]
+    with atomic_path(path, suffix=".md") as tmp:
+        tmp.write_text("\n".join(lines), encoding="utf-8")
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -131,6 +308,20 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(
         f"  embeddings: {summary['embeddings']}  (GeoParquet; open in QGIS or "
         "geopandas.read_parquet)"
+    )
+    print(f"  raster:     {summary['grid']}  (128 bands, 25 m; {summary['rgb']} as RGB)")
+    print(f"  preview:    {summary['rgb_png']}")
+    print(f"  H3 cells:   {summary['h3']}")
+    print(f"  query map:  {summary['query']}   label map: {summary['labels']}")
+    acc = summary["simulated_scores"]["acc@1"]
+    print(
+        f"  SIMULATED next-location demo: {summary['next_places']} "
+        f"(test Acc@1 {acc} on simulated agents)"
+    )
+    print(f"  report:     {summary['report']}")
+    print(
+        "Open the .tif and .gpkg files in QGIS (Layer > Add Layer, or drag them in); "
+        f"total {summary['total_seconds']} s."
     )
     return 0
 

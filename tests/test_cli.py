@@ -36,6 +36,26 @@ def test_demo_writes_model_and_embedding_table(tmp_path: Path) -> None:
     again = model.embed(table.geometry)
     np.testing.assert_allclose(table[cols].to_numpy(), again.to_numpy(), rtol=1e-5, atol=1e-6)
 
+    import rasterio
+
+    out = tmp_path / "out"
+    with rasterio.open(out / "helsinki_embedding.tif") as src:
+        assert src.count == 128 and src.crs.to_epsg() == model.crs_.to_epsg()
+    with rasterio.open(out / "helsinki_rgb.tif") as src:
+        assert src.count == 3 and src.dtypes[0] == "uint8"
+    with rasterio.open(out / "labels.tif") as src:
+        assert len(src.colormap(1)) > 0
+    for png in ("helsinki_rgb.png", "query_cafe.png", "labels.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    cells = gpd.read_file(out / "helsinki_h3_res9.gpkg")
+    assert len(cells) > 10 and "calliper_0" in cells.columns
+    nxt = gpd.read_file(out / "simulated_next_places.gpkg")
+    assert nxt["simulated"].all() and len(nxt) == 30
+    report = (out / "report.md").read_text()
+    assert "simulated" in report and "query_cafe.png" in report and "labels.png" in report
+    assert "QGIS" in res.stdout and "SIMULATED" in res.stdout
+    assert not list(out.rglob("*.tmp")) and not list(out.rglob("*.part*"))
+
 
 def test_pretrain_then_embed(tmp_path: Path, helsinki_pois: gpd.GeoDataFrame) -> None:
     helsinki_pois.drop(columns="tags").to_parquet(tmp_path / "pois.parquet")

@@ -275,3 +275,25 @@ def test_metrics_reference_formulas():
     # F1 weighted by support: only "a" is right (precision 1, recall 1), support 1 of 6
     assert scores["f1"] == pytest.approx(100 / 6)
     assert scores["n"] == 6
+
+
+def test_simulated_agents_follow_the_model(helsinki_pois):
+    from geocalliper.mobility.simulate import _jump, simulate_epr
+
+    a = simulate_epr(helsinki_pois, n_agents=4, days=20, seed=3)
+    b = simulate_epr(helsinki_pois, n_agents=4, days=20, seed=3)
+    pd.testing.assert_frame_equal(pd.DataFrame(a), pd.DataFrame(b))
+    assert a["simulated"].all() and a.crs == helsinki_pois.crs
+    # every night is spent at the first place of the day-0 morning (home)
+    for _, g in a.groupby("user_id"):
+        home = g["location_id"].iloc[0]
+        hour = g["started_at"].dt.hour
+        night = g[(hour >= 22) | (hour < 7)]
+        assert (night["location_id"] == home).all() and len(night) >= 19
+    # exploration slows down as the set of visited places grows (rho * S^-gamma)
+    seen = a.groupby("user_id")["location_id"].nunique()
+    assert (seen < a.groupby("user_id").size()).all()
+    # the jump distribution stays within its bounds
+    rng = np.random.default_rng(0)
+    jumps = np.array([_jump(rng, 0.55, 100.0, 10_000.0) for _ in range(2000)])
+    assert jumps.min() >= 0 and jumps.max() <= 10_000.0 and np.median(jumps) < 2_000

@@ -8,6 +8,7 @@
 - :mod:`~.module`: the MHSA transformer with closed and inductive heads (pure torch);
 - :mod:`~.training`: the training loop;
 - :mod:`~.metrics`: Acc@k, MRR, NDCG@10, weighted F1;
+- :mod:`~.simulate`: simulated agents among real places (exploration and preferential return);
 - :mod:`~.predictor`: the :class:`NextLocationPredictor` estimator.
 """
 
