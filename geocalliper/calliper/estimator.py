@@ -18,6 +18,7 @@ from pyproj import CRS
 from tqdm.auto import tqdm
 
 from .._constants import CALLIPER_KIND, DEFAULT_TEXT_MODEL, TEXT_COLUMN
+from .._params import ParamsMixin
 from ..coords import as_geoseries, estimate_metric_crs, geometries_to_xy, metric_crs
 from ..exceptions import (
     EmptyDataError,
@@ -56,7 +57,7 @@ def default_batch_size(device: torch.device) -> int:
     return 65_536 if device.type == "cuda" else 4_096
 
 
-class CaLLiPer:
+class CaLLiPer(ParamsMixin):
     """CaLLiPer location encoder, pre-trained contrastively on POIs and their texts.
 
     Configuration goes in ``__init__``; learned state (attributes ending in ``_``)
@@ -179,24 +180,6 @@ class CaLLiPer:
         self.progress = progress
 
     # ------------------------------------------------------------------ params
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        sig = inspect.signature(cls.__init__)
-        return [p for p in sig.parameters if p != "self"]
-
-    def get_params(self) -> dict[str, Any]:
-        """Constructor parameters, as in scikit-learn."""
-        return {name: getattr(self, name) for name in self._param_names()}
-
-    def set_params(self, **params: Any) -> CaLLiPer:
-        """Set constructor parameters; unknown names raise ``ValueError``."""
-        unknown = set(params) - set(self._param_names())
-        if unknown:
-            raise ValueError(f"Unknown parameter(s) {sorted(unknown)}.")
-        for k, v in params.items():
-            setattr(self, k, v)
-        return self
-
     def __repr__(self) -> str:
         defaults = {
             k: p.default for k, p in inspect.signature(type(self).__init__).parameters.items()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import os
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from .._constants import (
     USER_COLUMN,
     WGS84,
 )
+from .._params import ParamsMixin
 from ..calliper.estimator import CaLLiPer, default_device
 from ..coords import as_geoseries
 from ..exceptions import EmptyDataError, InvalidGeometryError, ModelFileError, NotFittedError
@@ -53,7 +53,7 @@ def _json_id(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-class NextLocationPredictor:
+class NextLocationPredictor(ParamsMixin):
     """Predict where a person goes next from their recent visits (MHSA transformer).
 
     Configuration goes in ``__init__``; learned state (attributes ending in ``_``)
@@ -185,23 +185,6 @@ class NextLocationPredictor:
         self.progress = progress
 
     # ------------------------------------------------------------------ params
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
-
-    def get_params(self) -> dict[str, Any]:
-        """Configuration, as passed to ``__init__``."""
-        return {name: getattr(self, name) for name in self._param_names()}
-
-    def set_params(self, **params: Any) -> NextLocationPredictor:
-        """Change configuration; call :meth:`fit` again for it to take effect."""
-        unknown = set(params) - set(self._param_names())
-        if unknown:
-            raise ValueError(f"Unknown parameters {sorted(unknown)}.")
-        for k, v in params.items():
-            setattr(self, k, v)
-        return self
-
     def __repr__(self) -> str:
         return (
             f"NextLocationPredictor(features={self._features()!r}, head={self._head()!r}, "
