@@ -18,14 +18,13 @@ from pyproj import CRS
 from tqdm.auto import tqdm
 
 from .._constants import CALLIPER_KIND, DEFAULT_TEXT_MODEL, TEXT_COLUMN
-from .._params import ParamsMixin
+from .._params import FittedModuleMixin, ParamsMixin
 from ..coords import as_geoseries, estimate_metric_crs, geometries_to_xy, metric_crs
 from ..exceptions import (
     EmptyDataError,
     MissingColumnError,
     MissingProjectorError,
     ModelFileError,
-    NotFittedError,
 )
 from ..persistence import load_model_dir, save_model_dir
 from ..poi import make_text
@@ -57,7 +56,7 @@ def default_batch_size(device: torch.device) -> int:
     return 65_536 if device.type == "cuda" else 4_096
 
 
-class CaLLiPer(ParamsMixin):
+class CaLLiPer(ParamsMixin, FittedModuleMixin):
     """CaLLiPer location encoder, pre-trained contrastively on POIs and their texts.
 
     Configuration goes in ``__init__``; learned state (attributes ending in ``_``)
@@ -130,6 +129,10 @@ class CaLLiPer(ParamsMixin):
     >>> same = CaLLiPer.load("helsinki-calliper")          # doctest: +SKIP
     """
 
+    _not_fitted_message = (
+        "This CaLLiPer model is not fitted yet. Call model.fit(pois) or CaLLiPer.load(path) first."
+    )
+
     def __init__(
         self,
         *,
@@ -196,25 +199,6 @@ class CaLLiPer(ParamsMixin):
                 raise ValueError(f"{name} must be a positive integer, got {value!r}.")
         if self.batch_size < 2:
             raise ValueError("batch_size must be at least 2 for a contrastive loss.")
-
-    # ------------------------------------------------------------------ state
-    @property
-    def is_fitted(self) -> bool:
-        """Whether the model has learned state (after ``fit`` or ``load``)."""
-        return hasattr(self, "module_")
-
-    def _check_fitted(self) -> None:
-        if not self.is_fitted:
-            raise NotFittedError(
-                "This CaLLiPer model is not fitted yet. Call model.fit(pois) or "
-                "CaLLiPer.load(path) first."
-            )
-
-    @property
-    def device_(self) -> torch.device:
-        """Device the fitted module lives on."""
-        self._check_fitted()
-        return next(self.module_.parameters()).device
 
     def _new_module(self, text_dim: int) -> CaLLiPerModule:
         return CaLLiPerModule(

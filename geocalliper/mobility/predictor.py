@@ -24,7 +24,7 @@ from .._constants import (
     USER_COLUMN,
     WGS84,
 )
-from .._params import ParamsMixin
+from .._params import FittedModuleMixin, ParamsMixin
 from ..calliper.estimator import CaLLiPer, default_device
 from ..coords import as_geoseries
 from ..exceptions import EmptyDataError, InvalidGeometryError, ModelFileError, NotFittedError
@@ -53,7 +53,7 @@ def _json_id(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-class NextLocationPredictor(ParamsMixin):
+class NextLocationPredictor(ParamsMixin, FittedModuleMixin):
     """Predict where a person goes next from their recent visits (MHSA transformer).
 
     Configuration goes in ``__init__``; learned state (attributes ending in ``_``)
@@ -122,6 +122,11 @@ class NextLocationPredictor(ParamsMixin):
     >>> history = visits[visits.user_id == 1].tail(5)                     # doctest: +SKIP
     >>> model.predict(history, k=10).explore()                            # doctest: +SKIP
     """
+
+    _not_fitted_message = (
+        "This NextLocationPredictor is not fitted yet: call fit(visits) or "
+        "NextLocationPredictor.load(path) first."
+    )
 
     def __init__(
         self,
@@ -221,21 +226,6 @@ class NextLocationPredictor(ParamsMixin):
             raise ValueError(f"d_model ({self.d_model}) must divide by n_heads ({self.n_heads}).")
         if self.max_epochs < 1 or self.batch_size < 1 or self.chunk_targets < 1:
             raise ValueError("max_epochs, batch_size and chunk_targets must be positive.")
-
-    @property
-    def is_fitted(self) -> bool:
-        return hasattr(self, "module_")
-
-    def _check_fitted(self) -> None:
-        if not self.is_fitted:
-            raise NotFittedError(
-                "This NextLocationPredictor is not fitted yet: call fit(visits) or "
-                "NextLocationPredictor.load(path) first."
-            )
-
-    @property
-    def device_(self) -> torch.device:
-        return next(self.module_.parameters()).device
 
     # ------------------------------------------------------------------ data
     def _prepare(self, visits: gpd.GeoDataFrame, name: str = "visits") -> pd.DataFrame:
