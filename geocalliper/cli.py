@@ -1,5 +1,5 @@
-"""The ``geocalliper`` command: ``demo``, ``pretrain``, ``embed``, ``query``, ``label``,
-``fit-predictor``, ``predict`` and ``evaluate``.
+"""The ``geocalliper`` command: ``demo``, ``pretrain``, ``embed``, ``grid``, ``h3``,
+``query``, ``label``, ``fit-predictor``, ``predict`` and ``evaluate``.
 
 Each subcommand hands off to the library; errors are one clear line on stderr and a
 non-zero exit status.
@@ -11,9 +11,10 @@ import argparse
 import json
 import os
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
+
+from .vector import read_area, write_vector
 
 EXAMPLES = {
     "demo": "example: geocalliper demo --out ./geocalliper-demo",
@@ -22,6 +23,20 @@ EXAMPLES = {
         "  geocalliper pretrain pois.csv --text 'A place of {fclass}' --out nyc-model"
     ),
     "embed": "example: geocalliper embed city-model places.gpkg --out places-embedded.parquet",
+    "grid": (
+        "examples:\n"
+        "  geocalliper grid city-model city.gpkg --resolution 25 --out city.tif\n"
+        "  geocalliper grid city-model pois.parquet --resolution 100 --crs EPSG:3067 "
+        "--out city.tif\n"
+        "Writes OUT (one band per embedding dimension) and an RGB preview beside it:\n"
+        "OUT-rgb.tif (3 principal components) and OUT-rgb.png. An area of points or\n"
+        "lines is replaced by their convex hull."
+    ),
+    "h3": (
+        "examples:\n"
+        "  geocalliper h3 city-model city.gpkg --res 9 --out city-h3.gpkg\n"
+        "  geocalliper h3 city-model city.gpkg --res 10 --how mean --out city-h3.parquet"
+    ),
     "query": (
         "examples:\n"
         "  geocalliper query city-model city.gpkg 'A place of cafe' --resolution 50 "
@@ -56,245 +71,16 @@ EXAMPLES = {
 }
 
 
-def _write_frame(frame, path: Path) -> None:
-    """Write a GeoDataFrame to GeoParquet, GeoPackage or CSV, atomically."""
-    from .persistence import atomic_path
-
-    suffix = path.suffix.lower()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path, suffix=suffix) as tmp:
-        if suffix in (".parquet", ".geoparquet"):
-            frame.to_parquet(tmp)
-        elif suffix == ".gpkg":
-            tmp.unlink()  # GDAL creates the GeoPackage itself, under a .gpkg name
-            gpkg = tmp.with_name(tmp.name + ".gpkg")
-            try:
-                frame.to_file(gpkg, driver="GPKG", layer=path.stem.replace(".", "_"))
-                os.replace(gpkg, tmp)
-            finally:
-                if gpkg.exists():
-                    gpkg.unlink()
-        elif suffix == ".csv":
-            frame.to_wkt().to_csv(tmp, index=True)
-        else:
-            raise ValueError(f"Cannot write {path.name!r}: use .parquet, .gpkg or .csv.")
-
-
-def _flat(frame):
-    """Drop or serialise columns file formats cannot hold (dict tags)."""
-    if "tags" in frame.columns:
-        frame = frame.assign(tags=frame["tags"].map(json.dumps))
-    return frame
-
-
-#: label map of the demo: name -> text in the style of the training texts
-DEMO_LABELS = {
-    "eating out": "A place of restaurant, a type of amenity",
-    "shopping": "A place of clothes, a type of shop",
-    "culture": "A place of museum, a type of tourism",
-    "green space": "A place of park, a type of leisure",
-}
-DEMO_QUERY = "A place of cafe, a type of amenity"
-
-
-def run_demo(out: Path, max_epochs: int = 200, seed: int = 0, progress: bool = True) -> dict:
-    """Pre-train CaLLiPer on the real Helsinki OSM extract and write its outputs.
-
-    Writes into ``out``: ``model/`` (config.json + model.safetensors), the POIs with
-    their embeddings (GeoParquet), an embedding GeoTIFF of the city and its RGB preview
-    (GeoTIFF + PNG), H3 cell embeddings (GeoPackage), a query map and a label map
-    (GeoTIFF), a next-location demo on **simulated** agents moving among the real POIs
-    (:func:`geocalliper.mobility.simulate.simulate_epr`) and ``report.md``.
-    Returns a summary dictionary.
-    """
-    import geopandas as gpd
-
-    from . import CaLLiPer, datasets, osm_text, read_osm_pbf
-    from .geotiff import to_geotiff, write_png
-    from .h3cells import embed_h3
-    from .mobility import NextLocationPredictor, split_by_day
-    from .mobility.simulate import simulate_epr
-    from .raster import embed_grid, to_rgb
-    from .zeroshot import label_grid, query_grid
-
-    t0 = time.perf_counter()
-    source = datasets.helsinki_osm_path()
-    pois = read_osm_pbf(source)
-    pois["text"] = osm_text(pois)
-    model = CaLLiPer(
-        batch_size=256, max_epochs=max_epochs, patience=10, seed=seed, progress=progress
-    ).fit(pois)
-    t_fit = time.perf_counter() - t0
-    out.mkdir(parents=True, exist_ok=True)
-    files: dict[str, Path] = {}
-    files["model"] = model.save(out / "model")
-    files["embeddings"] = out / "helsinki_poi_embeddings.parquet"
-    _write_frame(_flat(pois.join(model.embed(pois))), files["embeddings"])
-
-    # the study area: the POIs' convex hull, 100 m around, in the model's CRS
-    hull = pois.to_crs(model.crs_).geometry.union_all().convex_hull.buffer(100)
-    area = gpd.GeoSeries([hull], crs=model.crs_)
-    grid = embed_grid(model, area, resolution=25, progress=progress)
-    files["grid"] = to_geotiff(grid, out / "helsinki_embedding.tif", progress=progress)
-    rgb = to_rgb(grid)
-    files["rgb"] = to_geotiff(rgb, out / "helsinki_rgb.tif", progress=progress)
-    files["rgb_png"] = write_png(rgb, out / "helsinki_rgb.png")
-    cells = embed_h3(model, area, 9)
-    files["h3"] = out / "helsinki_h3_res9.gpkg"
-    _write_frame(cells, files["h3"])
-    query = query_grid(model, area, DEMO_QUERY, resolution=25, progress=progress)
-    files["query"] = to_geotiff(query, out / "query_cafe.tif", progress=progress)
-    labels = label_grid(model, area, DEMO_LABELS, resolution=25, progress=progress)
-    files["labels"] = to_geotiff(labels, out / "labels.tif", progress=progress)
-    files["query_png"] = write_png(_preview_rgb(query), out / "query_cafe.png")
-    files["labels_png"] = write_png(_preview_rgb(labels, codes=True), out / "labels.png")
-
-    # next-location prediction on simulated agents (labelled as such everywhere)
-    visits = simulate_epr(pois, n_agents=30, days=60, seed=seed)
-    visits["split"] = split_by_day(visits)
-    predictor = NextLocationPredictor(
-        model,
-        d_model=32,
-        n_layers=1,
-        n_heads=4,
-        max_epochs=min(max_epochs, 10),
-        seed=seed,
-        progress=progress,
-    ).fit(visits)
-    test = visits[visits["split"] == "test"]
-    scores = predictor.evaluate(test)
-    history = test[test["user_id"] < 3].groupby("user_id").tail(5)
-    top = predictor.predict(history, k=10)
-    top["simulated"] = True
-    files["next_places"] = out / "simulated_next_places.gpkg"
-    _write_frame(top, files["next_places"])
-    files["predictor"] = predictor.save(out / "simulated_next_location_model")
-
-    best = model.history_.loc[model.history_["epoch"] == model.best_epoch_].iloc[0]
-    summary = {
-        "source": str(source),
-        "pois": len(pois),
-        "distinct_texts": int(pois["text"].nunique()),
-        "crs": model.crs_.to_string(),
-        "epochs_run": len(model.history_),
-        "best_epoch": model.best_epoch_,
-        "best_val_loss": round(float(best["val_loss"]), 4),
-        "seconds": round(t_fit, 1),
-        "grid_shape": [int(grid.sizes["y"]), int(grid.sizes["x"])],
-        "h3_cells": len(cells),
-        "simulated_visits": len(visits),
-        "simulated_scores": {k: round(float(v), 2) for k, v in scores.items()},
-        "total_seconds": round(time.perf_counter() - t0, 1),
-        **{k: str(v) for k, v in files.items()},
-    }
-    files["report"] = out / "report.md"
-    _write_report(summary, files["report"])
-    summary["report"] = str(files["report"])
-    return summary
-
-
-def _label_colours(n: int) -> list[str]:
-    from .zeroshot import label_colors
-
-    return label_colors(n)
-
-
-def _preview_rgb(da, codes: bool = False):
-    """A 3-band uint8 picture of a one-band map: a viridis-like ramp stretched between
-    the 2nd and 98th percentiles, or one colour per label code; no data stays 0."""
-    import numpy as np
-    import xarray as xr
-
-    from .zeroshot import label_colors
-
-    one = da.squeeze(drop=True) if "band" in da.dims else da
-    values = np.asarray(one.values, dtype=np.float64)
-    rgb = np.zeros((3, *values.shape), dtype=np.uint8)
-    if codes:
-        names = json.loads(da.attrs.get("CATEGORY_NAMES", "[]")) or list(DEMO_LABELS)
-        for code, colour in enumerate(label_colors(len(names))):
-            mask = values == code
-            for band in range(3):
-                rgb[band][mask] = int(colour[1 + 2 * band : 3 + 2 * band], 16)
-    else:
-        ok = np.isfinite(values)
-        lo, hi = np.percentile(values[ok], [2, 98]) if ok.any() else (0.0, 1.0)
-        t = np.clip((values - lo) / max(hi - lo, 1e-12), 0, 1)
-        anchors = np.array([[68, 1, 84], [33, 145, 140], [253, 231, 37]], dtype=np.float64)
-        for band in range(3):
-            col = np.interp(t, [0.0, 0.5, 1.0], anchors[:, band])
-            rgb[band] = np.where(ok, np.maximum(col, 1), 0).astype(np.uint8)
-    out = xr.DataArray(rgb, dims=("band", "y", "x"), coords={"band": [1, 2, 3]})
-    out = out.assign_coords(y=one["y"], x=one["x"])
-    return out.rio.write_crs(one.rio.crs)
-
-
-def _write_report(summary: dict, path: Path) -> None:
-    """A short Markdown report of the demo, with the RGB preview."""
-    from .persistence import atomic_path
-
-    s = summary["simulated_scores"]
-    lines = [
-        "# geocalliper demo: Helsinki",
-        "",
-        f"CaLLiPer pre-trained on {summary['pois']} real OpenStreetMap POIs of central Helsinki "
-        f"({summary['distinct_texts']} distinct texts; © OpenStreetMap contributors, ODbL) in "
-        f"{summary['seconds']} s, CRS {summary['crs']}.",
-        "",
-        "![PCA RGB preview of the embedding](helsinki_rgb.png)",
-        "",
-        "| file | what | open it with |",
-        "|---|---|---|",
-        f"| `helsinki_embedding.tif` | 128-band embedding, 25 m cells, grid "
-        f"{summary['grid_shape'][0]} x {summary['grid_shape'][1]} | QGIS: drag in |",
-        "| `helsinki_rgb.tif`, `helsinki_rgb.png` | first three principal components as RGB | "
-        "QGIS / any viewer |",
-        f"| `helsinki_h3_res9.gpkg` | embeddings of {summary['h3_cells']} H3 cells (res 9) | "
-        "QGIS: Layer > Add Vector Layer |",
-        f'| `query_cafe.tif` | similarity to "{DEMO_QUERY}" | QGIS: singleband pseudocolor |',
-        "| `labels.tif` | best-matching label per cell: "
-        + ", ".join(DEMO_LABELS)
-        + " | QGIS: shows the legend (keep `labels.tif.aux.xml` beside it) |",
-        "| `helsinki_poi_embeddings.parquet` | the POIs with their embeddings | "
-        "geopandas.read_parquet |",
-        "| `simulated_next_places.gpkg` | **simulated**: top-10 next places of 3 simulated "
-        "agents | QGIS |",
-        "",
-        f"## Where is '{DEMO_QUERY}'? (`query_cafe.tif`)",
-        "",
-        "![similarity to the query, low (dark) to high (yellow)](query_cafe.png)",
-        "",
-        "## Best-matching label per cell (`labels.tif`)",
-        "",
-        "![label map](labels.png)",
-        "",
-        "Colours: "
-        + ", ".join(
-            f"{name} `{colour}`"
-            for name, colour in zip(DEMO_LABELS, _label_colours(len(DEMO_LABELS)), strict=True)
-        )
-        + ".",
-        "",
-        "## Next-location prediction on simulated agents",
-        "",
-        "**The mobility data here is simulated**: 30 agents moving among the real POIs for 60 "
-        "days under the exploration and preferential return model (Song et al. 2010; see "
-        "`geocalliper.mobility.simulate`). It shows the workflow, not real behaviour.",
-        "",
-        f"{summary['simulated_visits']} simulated visits; MHSA with CaLLiPer features and the "
-        "inductive head; test split (last 20% of days):",
-        "",
-        "| acc@1 | acc@5 | acc@10 | MRR | NDCG@10 | targets |",
-        "|---|---|---|---|---|---|",
-        f"| {s['acc@1']} | {s['acc@5']} | {s['acc@10']} | {s['mrr']} | {s['ndcg@10']} | "
-        f"{int(s['n'])} |",
-        "",
-    ]
-    with atomic_path(path, suffix=".md") as tmp:
-        tmp.write_text("\n".join(lines), encoding="utf-8")
+#: grids bigger than this (bytes) are embedded block by block and streamed to disk
+STREAM_ABOVE = 1 << 30
+#: the PNG preview: at most this many pixels a side (thinned), at least this many (enlarged)
+PREVIEW_MAX = 4096
+PREVIEW_MIN = 600
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
     summary = run_demo(
         Path(args.out), max_epochs=args.max_epochs, seed=args.seed, progress=not args.quiet
     )
@@ -358,8 +144,95 @@ def _cmd_embed(args: argparse.Namespace) -> int:
     model = CaLLiPer.load(args.model, progress=not args.quiet)
     points = read_pois(args.points)
     out = Path(args.out)
-    _write_frame(_flat(points.join(model.embed(points))), out)
+    write_vector(points.join(model.embed(points)), out)
     print(f"Embedded {len(points)} places into {model.embedding_dim} dimensions: {out}")
+    return 0
+
+
+def _polygonal_area(area, buffer: float = 0.0):
+    """The area as polygons: points or lines become their convex hull (``buffer`` metres
+    around it, measured in a local UTM zone); polygons are kept as they are."""
+    import geopandas as gpd
+
+    from .area import as_area
+    from .coords import estimate_metric_crs
+
+    geoms = as_area(area)
+    kinds = set(geoms.geom_type)
+    if kinds <= {"Polygon", "MultiPolygon"}:
+        return geoms
+    crs = estimate_metric_crs(geoms)
+    hull = geoms.to_crs(crs).union_all().convex_hull.buffer(buffer)
+    if hull.area <= 0:
+        raise ValueError(
+            "The area's points or lines span no area (a single point or a straight line): "
+            "pass --buffer METRES to grow it, or give a polygon file."
+        )
+    around = f" with {buffer:g} m around it" if buffer else ""
+    print(
+        f"The area holds {', '.join(sorted(kinds))} geometries: using their convex hull{around}.",
+        file=sys.stderr,
+    )
+    return gpd.GeoSeries([hull], crs=crs)
+
+
+def _cmd_grid(args: argparse.Namespace) -> int:
+    from . import CaLLiPer
+    from .geotiff import to_geotiff, write_png
+    from .raster import embed_grid, grid_spec, to_rgb
+
+    out = Path(args.out)
+    if out.suffix.lower() not in (".tif", ".tiff"):
+        raise ValueError(f"Cannot write {out.name!r}: the grid is a GeoTIFF, use .tif.")
+    if args.resolution <= 0:
+        raise ValueError(f"--resolution must be positive, got {args.resolution}.")
+    model = CaLLiPer.load(args.model, progress=not args.quiet)
+    area = _polygonal_area(read_area(args.area), buffer=args.buffer)
+    chunks = args.chunks
+    if chunks is None:
+        spec = grid_spec(model, area, args.resolution, crs=args.crs)
+        chunks = 1024 if spec.nbytes > STREAM_ABOVE else None
+    grid = embed_grid(
+        model, area, args.resolution, crs=args.crs, chunks=chunks, progress=not args.quiet
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    to_geotiff(grid, out, progress=not args.quiet)
+    rgb = to_rgb(grid)
+    rgb_tif = to_geotiff(rgb, out.with_name(out.stem + "-rgb.tif"), progress=not args.quiet)
+    ny, nx = grid.sizes["y"], grid.sizes["x"]
+    step = max(1, -(-max(ny, nx) // PREVIEW_MAX))
+    small = rgb if step == 1 else rgb[:, ::step, ::step]
+    png = write_png(small, out.with_name(out.stem + "-rgb.png"), min_size=PREVIEW_MIN)
+    print(
+        f"Embedded a {ny} x {nx} grid ({args.resolution:g} {_unit(grid)} cells, "
+        f"{grid.sizes['band']} bands, CRS {grid.rio.crs.to_string()}): {out}"
+    )
+    print(f"  RGB preview: {rgb_tif} and {png}")
+    return 0
+
+
+def _unit(da) -> str:
+    crs = da.rio.crs
+    return "degree" if crs is not None and crs.is_geographic else "m"
+
+
+def _cmd_h3(args: argparse.Namespace) -> int:
+    from . import CaLLiPer
+    from .h3cells import embed_h3
+
+    out = Path(args.out)
+    if out.suffix.lower() not in (".gpkg", ".parquet", ".geoparquet"):
+        raise ValueError(f"Cannot write {out.name!r}: use .gpkg or .parquet for H3 cells.")
+    model = CaLLiPer.load(args.model, progress=not args.quiet)
+    area = read_area(args.area)
+    if not args.points:
+        area = _polygonal_area(area)
+    cells = embed_h3(model, area, args.res, how=args.how, n_samples=args.samples)
+    write_vector(cells, out)
+    print(
+        f"Embedded {len(cells)} H3 cells (resolution {args.res}, how={args.how!r}) into "
+        f"{model.embedding_dim} dimensions: {out}"
+    )
     return 0
 
 
@@ -425,7 +298,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     candidates = read_pois(args.candidates) if args.candidates else None
     top = model.predict(history, k=args.k, candidates=candidates)
     out = Path(args.out)
-    _write_frame(top, out)
+    write_vector(top, out)
     print(f"Predicted the top {args.k} next places of {top.iloc[:, 0].nunique()} users: {out}")
     return 0
 
@@ -447,18 +320,6 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         with atomic_path(out, suffix=".json") as tmp:
             tmp.write_text(text + "\n", encoding="utf-8")
     return 0
-
-
-def _read_area(path: str):
-    """A study-area file: GeoPackage, GeoJSON, Shapefile … or (Geo)Parquet."""
-    import geopandas as gpd
-
-    file = Path(path)
-    if not file.exists():
-        raise FileNotFoundError(f"No study-area file at {path!r}.")
-    if file.suffix.lower() in (".parquet", ".geoparquet"):
-        return gpd.read_parquet(file)
-    return gpd.read_file(file)
 
 
 def _labels(args: argparse.Namespace) -> dict[str, str] | list[str]:
@@ -505,10 +366,10 @@ def _cmd_query(args: argparse.Namespace) -> int:
 
     out = _map_output(args)
     model = CaLLiPer.load(args.model, progress=not args.quiet)
-    area = _read_area(args.area)
+    area = read_area(args.area)
     if args.h3 is not None:
         cells = query_h3(model, area, args.text, args.h3)
-        _write_frame(cells, out)
+        write_vector(cells, out)
         print(f"Scored {len(cells)} H3 cells (resolution {args.h3}) for {args.text!r}: {out}")
     else:
         grid = query_grid(model, area, args.text, args.resolution, crs=args.crs)
@@ -527,10 +388,10 @@ def _cmd_label(args: argparse.Namespace) -> int:
     labels = _labels(args)
     out = _map_output(args)
     model = CaLLiPer.load(args.model, progress=not args.quiet)
-    area = _read_area(args.area)
+    area = read_area(args.area)
     if args.h3 is not None:
         cells = label_h3(model, area, labels, args.h3, probabilities=args.probabilities)
-        _write_frame(cells, out)
+        write_vector(cells, out)
         counts = cells["label"].value_counts()
         n = len(cells)
     else:
@@ -610,6 +471,57 @@ def build_parser() -> argparse.ArgumentParser:
     emb.add_argument("points", help="points file (CSV, GeoParquet, GeoPackage …)")
     emb.add_argument("--out", required=True, help=".parquet, .gpkg or .csv to write")
     emb.set_defaults(func=_cmd_embed)
+
+    grid = sub.add_parser(
+        "grid",
+        help="area file + resolution -> embedding GeoTIFF and an RGB preview",
+        epilog=EXAMPLES["grid"],
+        formatter_class=fmt,
+    )
+    grid.add_argument("model", help="model directory written by pretrain")
+    grid.add_argument("area", help="study-area file (GeoPackage, GeoJSON, GeoParquet …)")
+    grid.add_argument(
+        "--resolution", type=float, required=True, help="cell size in the grid CRS' units"
+    )
+    grid.add_argument("--crs", default=None, help="grid CRS (default: the model's)")
+    grid.add_argument(
+        "--buffer",
+        type=float,
+        default=0.0,
+        help="metres around the convex hull when the area holds points or lines",
+    )
+    grid.add_argument(
+        "--chunks",
+        type=int,
+        default=None,
+        help="cells per block side to stream a big grid (default: automatic above 1 GiB)",
+    )
+    grid.add_argument("--out", required=True, help="GeoTIFF to write (.tif)")
+    grid.set_defaults(func=_cmd_grid)
+
+    h3 = sub.add_parser(
+        "h3",
+        help="area file + H3 resolution -> GeoPackage/GeoParquet of cell embeddings",
+        epilog=EXAMPLES["h3"],
+        formatter_class=fmt,
+    )
+    h3.add_argument("model", help="model directory written by pretrain")
+    h3.add_argument("area", help="study-area file (GeoPackage, GeoJSON, GeoParquet …)")
+    h3.add_argument("--res", type=int, required=True, help="H3 resolution, 0-15 (9: ~0.1 km²)")
+    h3.add_argument(
+        "--how",
+        choices=["center", "mean"],
+        default="center",
+        help="embed each cell's centre, or average points sampled in it",
+    )
+    h3.add_argument("--samples", type=int, default=16, help="points per cell for --how mean")
+    h3.add_argument(
+        "--points",
+        action="store_true",
+        help="an area of points gives only the cells holding them (default: convex hull)",
+    )
+    h3.add_argument("--out", required=True, help=".gpkg or .parquet to write")
+    h3.set_defaults(func=_cmd_h3)
 
     def map_options(cmd: argparse.ArgumentParser) -> None:
         cmd.add_argument(

@@ -477,7 +477,13 @@ def to_geotiff(
     return target
 
 
-def write_png(rgb: xr.DataArray, path: str | os.PathLike, *, worldfile: bool = False) -> Path:
+def write_png(
+    rgb: xr.DataArray,
+    path: str | os.PathLike,
+    *,
+    worldfile: bool = False,
+    min_size: int | None = None,
+) -> Path:
     """Write an RGB preview (e.g. from :func:`geocalliper.raster.to_rgb`) as a PNG.
 
     The PNG is RGBA: nodata cells (0 in all three bands) are transparent. The raster is
@@ -493,6 +499,10 @@ def write_png(rgb: xr.DataArray, path: str | os.PathLike, *, worldfile: bool = F
     worldfile
         Also write a ``.pgw`` world file beside it, so a GIS can place the image (the
         CRS is not stored in a PNG).
+    min_size
+        Enlarge a small raster by a whole factor (each cell becomes a block of pixels,
+        no smoothing) until its longer side has at least this many pixels, so coarse
+        grids stay legible in a report. ``None``: one pixel per cell.
 
     Returns
     -------
@@ -517,18 +527,26 @@ def write_png(rgb: xr.DataArray, path: str | os.PathLike, *, worldfile: bool = F
     values = np.asarray(rgb.values)
     alpha = np.where((values != 0).any(axis=0), 255, 0).astype(np.uint8)
     image = np.concatenate([values, alpha[None]], axis=0)
+    transform = meta["transform"]
+    if min_size is not None:
+        if int(min_size) < 1:
+            raise ValueError(f"min_size must be a positive number of pixels, got {min_size}.")
+        factor = -(-int(min_size) // max(meta["width"], meta["height"]))
+        if factor > 1:
+            image = image.repeat(factor, axis=1).repeat(factor, axis=2)
+            transform = transform * transform.scale(1 / factor, 1 / factor)
     target = Path(path)
     with (
         rasterio.Env(GDAL_PAM_ENABLED="NO"),
         MemoryFile() as mem,
         mem.open(
             driver="GTiff",
-            width=meta["width"],
-            height=meta["height"],
+            width=image.shape[2],
+            height=image.shape[1],
             count=4,
             dtype="uint8",
             crs=meta["crs"],
-            transform=meta["transform"],
+            transform=transform,
             photometric="RGB",
             alpha="YES",
         ) as src,
@@ -537,7 +555,7 @@ def write_png(rgb: xr.DataArray, path: str | os.PathLike, *, worldfile: bool = F
         with atomic_path(target, suffix=target.suffix) as tmp:
             rio_copy(src, tmp, driver="PNG")
     if worldfile:
-        t = meta["transform"]
+        t = transform
         lines = [t.a, t.d, t.b, t.e, t.c + t.a / 2 + t.b / 2, t.f + t.d / 2 + t.e / 2]
         with atomic_path(target.with_suffix(".pgw")) as tmp:
             tmp.write_text("\n".join(repr(float(v)) for v in lines) + "\n", encoding="ascii")

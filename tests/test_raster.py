@@ -257,6 +257,16 @@ def test_rgb_preview(fitted: gc.CaLLiPer, tmp_path: Path) -> None:
         alpha = src.read(4)
     assert ((alpha == 255) == valid).all()
     assert sorted(os.listdir(tmp_path)) == ["rgb.pgw", "rgb.png", "rgb.tif"]
+    # enlarged: each cell a 4 x 4 block of equal pixels, still placed right by the world file
+    big = write_png(rgb, tmp_path / "big.png", worldfile=True, min_size=70)
+    with rasterio.open(big) as src:
+        assert src.shape == (80, 80)
+        assert src.transform * (80, 80) == pytest.approx(g.rio.transform() * (20, 20))
+        pixels = src.read()
+    np.testing.assert_array_equal(pixels[:3, ::4, ::4], rgb.values)
+    np.testing.assert_array_equal(pixels[:3, 3::4, 3::4], rgb.values)
+    with pytest.raises(ValueError, match="positive number of pixels"):
+        write_png(rgb, tmp_path / "bad.png", min_size=0)
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,6 @@ from __future__ import annotations
 import ctypes
 import json
 import os
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 
@@ -218,6 +216,30 @@ def test_label_grid_is_the_best_label_per_cell(fitted) -> None:
     )
 
 
+def test_preview_rgb_colours_labels_and_stretches_queries(fitted) -> None:
+    minx, miny, maxx, maxy = HELSINKI_3067
+    area = gpd.GeoSeries([Polygon([(minx, miny), (maxx, miny), (minx, maxy)])], crs=3067)
+    lab = gc.label_grid(fitted, area, LABELS, 100, crs="EPSG:3067")
+    rgb = zeroshot.preview_rgb(lab)
+    assert rgb.dims == ("band", "y", "x") and rgb.dtype == np.uint8 and rgb.shape == (3, 20, 20)
+    assert rgb.rio.crs.to_epsg() == 3067 and rgb.rio.transform() == lab.rio.transform()
+    colours = lab.attrs["category_colors"]
+    for code, colour in enumerate(colours):
+        want = [int(colour[i : i + 2], 16) for i in (1, 3, 5)]
+        assert (rgb.values[:, lab.values == code].T == want).all()
+    assert (rgb.values[:, lab.values == 255] == 0).all()  # nodata stays transparent
+
+    q = gc.query_grid(fitted, area, CAFE, 100, crs="EPSG:3067")
+    rgb = zeroshot.preview_rgb(q)
+    valid = np.isfinite(q.values[0])
+    assert (rgb.values[:, ~valid] == 0).all() and (rgb.values[:, valid].max(axis=0) > 0).all()
+    # the ramp is monotone in the score: brighter green for higher similarity
+    order = np.argsort(q.values[0][valid])
+    assert np.all(np.diff(rgb.values[1][valid][order].astype(int)) >= 0)
+    with pytest.raises(ValueError, match="one-band map"):
+        zeroshot.preview_rgb(gc.query_grid(fitted, area, [CAFE, CAFE + "!"], 100))
+
+
 def _gdal() -> ctypes.CDLL:
     """The GDAL library bundled with rasterio (already loaded by it), through ctypes."""
     folder = Path(rasterio.__file__).parent.parent / "rasterio.libs"
@@ -411,33 +433,21 @@ def test_bad_priors(fitted, points) -> None:
 
 
 # ---------------------------------------------------------------------------- CLI
-def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = dict(os.environ, HF_HUB_OFFLINE="1")
-    return subprocess.run(
-        [sys.executable, "-m", "geocalliper", "--quiet", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-
-
-def test_cli_query_and_label(saved, tmp_path) -> None:
+def test_cli_query_and_label(saved, tmp_path, cli) -> None:
     gpd.GeoDataFrame(geometry=[box(*HELSINKI_3067)], crs=3067).to_file(tmp_path / "area.gpkg")
     model = str(saved)
-    res = run_cli(
+    res = cli(
         "query", model, "area.gpkg", CAFE, "--resolution", "100", "--out", "q.tif", cwd=tmp_path
     )
     assert res.returncode == 0, res.stderr
     with rasterio.open(tmp_path / "q.tif") as src:
         assert src.descriptions == (CAFE,) and src.count == 1
-    res = run_cli("query", model, "area.gpkg", CAFE, "--h3", "8", "--out", "q.gpkg", cwd=tmp_path)
+    res = cli("query", model, "area.gpkg", CAFE, "--h3", "8", "--out", "q.gpkg", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     assert CAFE in gpd.read_file(tmp_path / "q.gpkg").columns
 
     args = [f"--label={name}={text}" for name, text in LABELS.items()]
-    res = run_cli("label", model, "area.gpkg", *args, "--resolution", "100", "--out", "l.tif",
+    res = cli("label", model, "area.gpkg", *args, "--resolution", "100", "--out", "l.tif",
                   "--probabilities", cwd=tmp_path)  # fmt: skip
     assert res.returncode == 0, res.stderr
     assert "Labelled 400 cells" in res.stdout
@@ -447,13 +457,13 @@ def test_cli_query_and_label(saved, tmp_path) -> None:
     with rasterio.open(tmp_path / "l-probability.tif") as src:
         assert src.descriptions == tuple(LABELS)
     (tmp_path / "labels.json").write_text(json.dumps(list(LABELS.values())))
-    res = run_cli("label", model, "area.gpkg", "--labels", "labels.json", "--h3", "8",
+    res = cli("label", model, "area.gpkg", "--labels", "labels.json", "--h3", "8",
                   "--out", "l.gpkg", cwd=tmp_path)  # fmt: skip
     assert res.returncode == 0, res.stderr
     assert set(gpd.read_file(tmp_path / "l.gpkg")["label"]) <= set(LABELS.values())
 
 
-def test_cli_errors_are_one_line(saved, tmp_path) -> None:
+def test_cli_errors_are_one_line(saved, tmp_path, cli) -> None:
     gpd.GeoDataFrame(geometry=[box(*HELSINKI_3067)], crs=3067).to_file(tmp_path / "area.gpkg")
     model = str(saved)
     cases = [
@@ -464,10 +474,10 @@ def test_cli_errors_are_one_line(saved, tmp_path) -> None:
         (["query", model, "area.gpkg", CAFE, "--out", "q.tif"], "exactly one of --resolution"),
     ]  # fmt: skip
     for args, message in cases:
-        res = run_cli(*args, cwd=tmp_path)
+        res = cli(*args, cwd=tmp_path)
         assert res.returncode == 2, (args, res.stderr)
         assert res.stderr.startswith("geocalliper: error:") and message in res.stderr
         assert len(res.stderr.strip().splitlines()) == 1
     for command in ("query", "label"):
-        res = run_cli(command, "--help", cwd=tmp_path)
+        res = cli(command, "--help", cwd=tmp_path)
         assert res.returncode == 0 and "example" in res.stdout
