@@ -1,13 +1,14 @@
 # Two commands do all the set-up on a fresh machine:
 #   make demo   - create .venv, install torch (CPU) + geocalliper, pre-train on the bundled Helsinki OSM extract
 #   make test   - the same set-up plus the test tools, then run the tests
+#   make docs   - build the documentation site into site/ (mkdocs build --strict)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 TORCH  ?= torch==2.13.0
 export HF_HUB_OFFLINE := 1
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint docs bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +26,11 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest tests --doctest-modules geocalliper -q
 
+docs: $(VENV)/.installed
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
 lint: $(VENV)/.installed
 	$(BIN)/ruff check geocalliper tests benchmarks examples
 
 clean:
-	rm -rf $(VENV) geocalliper-demo .pytest_cache
+	rm -rf $(VENV) geocalliper-demo .pytest_cache site

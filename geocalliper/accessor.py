@@ -4,17 +4,15 @@ Importing this module registers the accessor on pandas DataFrames; it is valid o
 on GeoDataFrames (on a plain DataFrame ``df.calliper`` raises ``AttributeError``).
 Each method is a thin hand-off to a plain function:
 
-========================================  =============================================
-``gdf.calliper.embed(model, …)``          :func:`geocalliper.reduce.embed_geometries`
-``gdf.calliper.embed_h3(model, …)``       :func:`geocalliper.h3cells.embed_h3`
-``gdf.calliper.embed_grid(model, …)``     :func:`geocalliper.raster.embed_grid`
-``gdf.calliper.similarity(model, …)``     :func:`geocalliper.zeroshot.similarity`
-``gdf.calliper.describe(model, …)``       :func:`geocalliper.zeroshot.describe`
-``gdf.calliper.query_grid(model, …)``     :func:`geocalliper.zeroshot.query_grid`
-``gdf.calliper.query_h3(model, …)``       :func:`geocalliper.zeroshot.query_h3`
-``gdf.calliper.label_grid(model, …)``     :func:`geocalliper.zeroshot.label_grid`
-``gdf.calliper.label_h3(model, …)``       :func:`geocalliper.zeroshot.label_h3`
-========================================  =============================================
+- ``gdf.calliper.embed(model, …)``: :func:`geocalliper.reduce.embed_geometries`
+- ``gdf.calliper.embed_h3(model, …)``: :func:`geocalliper.h3cells.embed_h3`
+- ``gdf.calliper.embed_grid(model, …)``: :func:`geocalliper.raster.embed_grid`
+- ``gdf.calliper.similarity(model, …)``: :func:`geocalliper.zeroshot.similarity`
+- ``gdf.calliper.describe(model, …)``: :func:`geocalliper.zeroshot.describe`
+- ``gdf.calliper.query_grid(model, …)``: :func:`geocalliper.zeroshot.query_grid`
+- ``gdf.calliper.query_h3(model, …)``: :func:`geocalliper.zeroshot.query_h3`
+- ``gdf.calliper.label_grid(model, …)``: :func:`geocalliper.zeroshot.label_grid`
+- ``gdf.calliper.label_h3(model, …)``: :func:`geocalliper.zeroshot.label_h3`
 """
 
 from __future__ import annotations
