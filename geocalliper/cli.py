@@ -507,7 +507,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     h3.add_argument("model", help="model directory written by pretrain")
     h3.add_argument("area", help="study-area file (GeoPackage, GeoJSON, GeoParquet …)")
-    h3.add_argument("--res", type=int, required=True, help="H3 resolution, 0-15 (9: ~0.1 km²)")
+    h3.add_argument(
+        "--res",
+        "--resolution",
+        dest="res",
+        type=int,
+        required=True,
+        help="H3 resolution, 0-15 (9: ~0.1 km²)",
+    )
     h3.add_argument(
         "--how",
         choices=["center", "mean"],

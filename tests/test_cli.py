@@ -169,7 +169,7 @@ def test_h3_writes_cell_embeddings(tmp_path: Path, fitted: gc.CaLLiPer, cli) -> 
     expected = fitted.embed(gpd.GeoSeries(gpd.points_from_xy(*centres.T), crs=fitted.crs_))
     np.testing.assert_allclose(cells[cols].to_numpy(), expected.to_numpy(), rtol=1e-4, atol=1e-5)
 
-    res = cli("h3", model, "area.gpkg", "--res", "8", "--how", "mean", "--samples", "4",
+    res = cli("h3", model, "area.gpkg", "--resolution", "8", "--how", "mean", "--samples", "4",
               "--out", "cells.parquet", cwd=tmp_path)  # fmt: skip
     assert res.returncode == 0, res.stderr
     coarse = gpd.read_parquet(tmp_path / "cells.parquet")
