@@ -205,3 +205,18 @@ def test_grid_and_h3_errors(tmp_path: Path, fitted: gc.CaLLiPer, cli) -> None:
     for command in ("grid", "h3"):
         res = cli(command, "--help", cwd=tmp_path)
         assert res.returncode == 0 and "example" in res.stdout
+
+
+def test_every_subcommand_has_help_with_an_example() -> None:
+    import argparse
+
+    from geocalliper.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    expected = {"demo", "pretrain", "embed", "grid", "h3", "query", "label"}
+    expected |= {"fit-predictor", "predict", "evaluate"}
+    assert expected <= set(sub.choices)
+    for name, command in sub.choices.items():
+        text = command.format_help()
+        assert "example" in text and f"geocalliper {name}" in text, name
