@@ -177,7 +177,7 @@ ax.set_title(f"New York City: {n_clusters} clusters of CaLLiPer embeddings, H3 r
 ax.set_axis_off()
 fig.tight_layout()
 png = OUT / "nyc_h3_clusters.png"
-fig.savefig(png)
+fig.savefig(png, bbox_inches="tight")  # keep the legend outside the axes
 plt.close(fig)
 
 # %% A summary for scripts and tests
