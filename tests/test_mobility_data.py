@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
 
@@ -31,7 +32,7 @@ from geocalliper.mobility import (
 )
 from geocalliper.mobility.metrics import accuracy_at_k, mean_reciprocal_rank, ndcg_at_k
 from geocalliper.mobility.module import window_mask
-from geocalliper.mobility.sequences import build_sequences
+from geocalliper.mobility.sequences import Sequences, build_sequences, iter_budget_batches
 from geocalliper.mobility.staypoints import generate_staypoints, haversine_m
 
 
@@ -297,3 +298,21 @@ def test_simulated_agents_follow_the_model(helsinki_pois):
     rng = np.random.default_rng(0)
     jumps = np.array([_jump(rng, 0.55, 100.0, 10_000.0) for _ in range(2000)])
     assert jumps.min() >= 0 and jumps.max() <= 10_000.0 and np.median(jumps) < 2_000
+
+
+def test_budget_batches_cover_every_chunk_once_within_the_budget() -> None:
+    rng = np.random.default_rng(0)
+    starts = np.cumsum(rng.integers(1, 5, 300))
+    lengths = rng.integers(1, 60, 300)
+    chunks = np.column_stack([starts, starts + lengths, starts + lengths + 1])
+    seqs = Sequences(*([np.zeros(0)] * 7), chunks=chunks, window_start=np.zeros(0))
+    batches = list(iter_budget_batches(seqs, max_cells=20_000, max_chunks=50))
+    np.testing.assert_array_equal(np.concatenate(batches), np.arange(300))
+    for ids in batches:
+        longest = lengths[ids].max()
+        assert len(ids) <= 50
+        assert len(ids) == 1 or len(ids) * longest**2 <= 20_000
+    # a batch closes only when the next chunk would break the budget
+    for ids, nxt in itertools.pairwise(batches):
+        wider = max(lengths[ids].max(), lengths[nxt[0]])
+        assert (len(ids) + 1) * wider**2 > 20_000 or len(ids) == 50

@@ -142,17 +142,34 @@ def test_predict_returns_top_k_places_with_geometry(vanilla, visits):
     )
 
 
-def test_predict_matches_the_evaluation_pass(vanilla, visits):
-    """predict() on a target's history gives the same top-1 as rank_targets()."""
-    test = _test(visits)
-    ranks = vanilla.rank_targets(test)
-    row = ranks.iloc[len(ranks) // 2]
-    user_rows = test[test["user_id"] == row["user"]].sort_values("started_at")
+def _predicted_rank(model, test, row, cands) -> float:
+    """Rank of a target's true place by predict() on the visits before it."""
+    user_rows = test[test["user_id"] == row["user"]].sort_values("started_at", kind="stable")
     pos = list(user_rows.index).index(row["row"])
     target = user_rows.iloc[pos]
-    history = user_rows.iloc[:pos]
-    out = vanilla.predict(history, k=1, at=target["started_at"])
-    assert out["location_id"].iloc[0] == row["predicted"]
+    out = model.predict(user_rows.iloc[:pos], k=len(cands), candidates=cands,
+                        at=target["started_at"])  # fmt: skip
+    hit = out.loc[out["location_id"] == target["location_id"], "rank"]
+    return float(hit.iloc[0]) if len(hit) else math.inf
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+def test_predict_agrees_with_the_evaluation_pass(visits, nyc_calliper, layers):
+    """predict() on the visits before a target ranks its true place exactly as
+    rank_targets() does, for targets anywhere in a user's sequence, in deep models too:
+    both score each target on its own window, as the reference samples do."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = NextLocationPredictor(
+            nyc_calliper, device="cpu", **{**TINY, "n_layers": layers, "max_epochs": 1}
+        ).fit(visits)
+    test = _test(visits)
+    cands = _all_places(visits)
+    ranks = model.rank_targets(test, candidates=cands)
+    picks = ranks.iloc[np.linspace(0, len(ranks) - 1, 12).astype(int)]
+    assert picks["user"].nunique() > 3
+    for _, row in picks.iterrows():
+        assert _predicted_rank(model, test, row, cands) == row["rank"], row.to_dict()
 
 
 # ---------------------------------------------------------------- inductive

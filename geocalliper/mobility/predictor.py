@@ -36,7 +36,7 @@ from .sequences import (
     Batch,
     Sequences,
     build_sequences,
-    iter_chunk_batches,
+    iter_budget_batches,
     make_batch,
 )
 from .split import split_by_day
@@ -44,6 +44,8 @@ from .training import TrainConfig, train_next_location
 from .visits import location_table, prepare_visits
 
 _FEATURES = ("lookup", "calliper", "both")
+#: scoring batches: chunks × (longest chunk)² at most (bounds the attention maps' memory)
+EVAL_CELLS = 2_000_000
 _HEADS = ("closed", "inductive")
 _RUNTIME_PARAMS = ("calliper", "device", "progress")
 
@@ -457,7 +459,7 @@ class NextLocationPredictor(ParamsMixin, FittedModuleMixin):
             cand_vec = module.candidate_vectors(cand[:, :-2])
             bias_idx = torch.where(known, pos_t + 1, torch.zeros_like(pos_t))
         emb_dev = emb.to(device) if emb is not None else None
-        for ids in iter_chunk_batches(seqs, self.batch_size * 4):
+        for ids in iter_budget_batches(seqs, EVAL_CELLS):
             batch: Batch = make_batch(seqs, ids).to(device)
             visit = emb_dev[batch.rows.clamp(min=0)] if emb_dev is not None else None
             loc_emb = visit[..., :-2] if self._features() != "lookup" else None
@@ -509,7 +511,7 @@ class NextLocationPredictor(ParamsMixin, FittedModuleMixin):
         table = self._prepare(visits)
         extra = location_table(table)
         ids, pos, cand_emb, _ = self._candidates(candidates, extra)
-        seqs = self._encode(table)
+        seqs = self._encode(table, chunk_targets=1)  # each target on its own window
         emb = self._visit_embeddings(table["lon"], table["lat"])
         where = pd.Series(np.arange(len(ids)), index=pd.Index(ids, dtype=object))
         where = where[~where.index.duplicated()]

@@ -198,3 +198,20 @@ def iter_chunk_batches(seqs: Sequences, batch_chunks: int, rng: np.random.Genera
         order = rng.permutation(order)
     for i in range(0, len(order), batch_chunks):
         yield order[i : i + batch_chunks]
+
+
+def iter_budget_batches(seqs: Sequences, max_cells: int, max_chunks: int = 4096):
+    """Yield consecutive batches of chunk ids whose padded attention maps stay small:
+    ``chunks × longest² ≤ max_cells`` (a chunk alone may exceed it), at most
+    ``max_chunks`` chunks. For scoring many short chunks, e.g. one per target."""
+    lengths = seqs.chunks[:, 2] - 1 - seqs.chunks[:, 0]
+    start, longest = 0, 0
+    for i, n in enumerate(lengths):
+        wider = max(longest, int(n))
+        size = i - start + 1
+        if i > start and (size * wider * wider > max_cells or size > max_chunks):
+            yield np.arange(start, i)
+            start, wider = i, int(n)
+        longest = wider
+    if start < len(lengths):
+        yield np.arange(start, len(lengths))
