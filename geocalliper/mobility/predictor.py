@@ -83,7 +83,8 @@ class NextLocationPredictor(ParamsMixin, FittedModuleMixin):
         History = the user's visits in the ``history_days`` days before a target; a
         target is scored with at least ``min_history`` of them.
     chunk_targets
-        Targets scored per causal pass (see :mod:`geocalliper.mobility.sequences`).
+        Targets per causal pass in training (see :mod:`geocalliper.mobility.sequences`);
+        evaluation and :meth:`predict` score each target on its own window.
     batch_size, max_epochs, learning_rate, weight_decay, warmup_epochs, patience
         Training: Adam, linear warm-up then linear decay, early stopping on the
         validation loss after ``patience`` epochs without improvement; the best

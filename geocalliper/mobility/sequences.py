@@ -7,7 +7,9 @@ targets: the query token before each target attends only to the visits of that
 target's window (the ``history_days`` days before the target's day), as the
 reference sample would. A chunk starts at the window of its first target. In lower
 layers a token sees its own window, so information can reach a query from up to a
-window earlier; the rule is the same in training, evaluation and prediction.
+window earlier, and positions count from the chunk start. Training uses such chunks;
+evaluation and prediction use one-target chunks (``chunk_targets=1``), which are
+exactly the reference samples.
 
 A target is *valid* (scored) as in the reference protocol: it lies at least
 ``history_days`` days after the first visit of its segment, has at least
