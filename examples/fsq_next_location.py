@@ -177,13 +177,10 @@ print(
 )
 
 ranked = predictor.predict(history, k=len(places), candidates=places, at=target_visit["started_at"])
-ranked["location_id"] = ranked["location_id"].astype("int64")  # ids come back as objects
 ranked = ranked.merge(places[["location_id", "category"]], on="location_id", how="left")
 ranked["new"] = ranked["location_id"].isin(set(new_places))
 new_rank = int(ranked.loc[ranked["location_id"] == new_id, "rank"].iloc[0])
-# (the evaluation pass scores up to 32 targets in one pass, with token positions counted from
-# the start of that pass; predict counts them from the start of the history window, so the
-# two ranks can differ a little)
+# predict and the evaluation pass both score the target on its own 7-day window: same rank
 print(f"the new place ranks {new_rank} of {len(places)} (evaluation pass: {target['rank']:.0f})")
 print(ranked.head(5)[["rank", "location_id", "category", "probability", "new"]].to_string())
 ranks_here = at_new.loc[at_new["location"] == new_id, "rank"]
@@ -226,6 +223,7 @@ summary = {
         "at": str(target_visit["started_at"]),
         "history_visits": len(history),
         "rank": new_rank,
+        "rank_in_evaluation": float(target["rank"]),
         "n_candidates": len(places),
         "median_rank_over_test_checkins": float(np.median(ranks_here)),
         "n_test_checkins": len(ranks_here),

@@ -132,6 +132,7 @@ def test_fsq_next_location_example(tmp_path):
     new = summary["new_place"]
     assert new["in_training_vocabulary"] is False
     assert 1 <= new["rank"] <= new["n_candidates"] == summary["n_places"]
+    assert new["rank"] == new["rank_in_evaluation"]  # predict agrees with rank_targets
     assert f"the new place ranks {new['rank']} of {new['n_candidates']}" in out
 
     ranked = pd.read_csv(summary["files"]["ranked_csv"])

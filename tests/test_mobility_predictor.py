@@ -131,6 +131,7 @@ def test_predict_returns_top_k_places_with_geometry(vanilla, visits):
     assert len(out) == 10 and out["rank"].tolist() == [1, 2, 3, 4, 5] * 2
     assert set(out["user_id"]) == {1, 2}
     assert out["location_id"].isin(vanilla.locations_.index).all()
+    assert out["location_id"].dtype.kind == "i"  # integer ids come back as integers
     for _, g in out.groupby("user_id"):
         assert g["score"].is_monotonic_decreasing and g["probability"].is_monotonic_decreasing
     assert (out.geom_type == "Point").all()

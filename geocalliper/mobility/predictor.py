@@ -630,6 +630,7 @@ class NextLocationPredictor(ParamsMixin, FittedModuleMixin):
                     )
                 )
         out = pd.concat(frames, ignore_index=True)
+        out[self.location_col] = out[self.location_col].infer_objects()  # ints stay ints
         geom = geometry.iloc[out.pop("_cand").to_numpy()].reset_index(drop=True)
         return gpd.GeoDataFrame(out, geometry=geom.values, crs=geometry.crs)
 
