@@ -421,11 +421,18 @@ def _cmd_label(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``geocalliper`` command."""
+    from . import __version__
+
     parser = argparse.ArgumentParser(
         prog="geocalliper",
         description="CaLLiPer location embeddings for GeoPandas.",
+        epilog=(
+            "Start with 'geocalliper demo' (real Helsinki OSM data, about 15 s); "
+            "'geocalliper COMMAND --help' shows each command's options and examples."
+        ),
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--version", action="version", version=f"geocalliper {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     fmt = argparse.RawDescriptionHelpFormatter
 

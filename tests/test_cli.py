@@ -217,6 +217,7 @@ def test_every_subcommand_has_help_with_an_example() -> None:
     expected = {"demo", "pretrain", "embed", "grid", "h3", "query", "label"}
     expected |= {"fit-predictor", "predict", "evaluate"}
     assert expected <= set(sub.choices)
+    assert "geocalliper demo" in parser.format_help()
     for name, command in sub.choices.items():
         text = command.format_help()
         assert "example" in text and f"geocalliper {name}" in text, name
