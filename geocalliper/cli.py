@@ -419,6 +419,10 @@ def _cmd_label(args: argparse.Namespace) -> int:
     return 0
 
 
+MODEL_HELP = "model directory written by pretrain"
+AREA_HELP = "study-area file (GeoPackage, GeoJSON, GeoParquet …)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``geocalliper`` command."""
     from . import __version__
@@ -434,25 +438,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.add_argument("--version", action="version", version=f"geocalliper {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    fmt = argparse.RawDescriptionHelpFormatter
 
-    demo = sub.add_parser(
-        "demo",
-        help="pre-train on the bundled Helsinki OSM extract",
-        epilog=EXAMPLES["demo"],
-        formatter_class=fmt,
-    )
+    def command(name: str, summary: str, func) -> argparse.ArgumentParser:
+        """A subcommand with its worked examples (``EXAMPLES[name]``) as epilog."""
+        cmd = sub.add_parser(
+            name,
+            help=summary,
+            epilog=EXAMPLES[name],
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        cmd.set_defaults(func=func)
+        return cmd
+
+    demo = command("demo", "pre-train on the bundled Helsinki OSM extract", _cmd_demo)
     demo.add_argument("--out", default="geocalliper-demo", help="output folder")
     demo.add_argument("--max-epochs", type=int, default=200)
     demo.add_argument("--seed", type=int, default=0)
-    demo.set_defaults(func=_cmd_demo)
 
-    pre = sub.add_parser(
-        "pretrain",
-        help="POI file -> model directory",
-        epilog=EXAMPLES["pretrain"],
-        formatter_class=fmt,
-    )
+    pre = command("pretrain", "POI file -> model directory", _cmd_pretrain)
     pre.add_argument("pois", help=".osm.pbf, CSV, GeoParquet or GeoPackage of POIs")
     pre.add_argument("--out", required=True, help="model directory to write")
     pre.add_argument(
@@ -466,27 +469,17 @@ def build_parser() -> argparse.ArgumentParser:
     pre.add_argument("--max-epochs", type=int, default=50)
     pre.add_argument("--batch-size", type=int, default=1024)
     pre.add_argument("--seed", type=int, default=0)
-    pre.set_defaults(func=_cmd_pretrain)
 
-    emb = sub.add_parser(
-        "embed",
-        help="points file -> file with embedding columns",
-        epilog=EXAMPLES["embed"],
-        formatter_class=fmt,
-    )
-    emb.add_argument("model", help="model directory written by pretrain")
+    emb = command("embed", "points file -> file with embedding columns", _cmd_embed)
+    emb.add_argument("model", help=MODEL_HELP)
     emb.add_argument("points", help="points file (CSV, GeoParquet, GeoPackage …)")
     emb.add_argument("--out", required=True, help=".parquet, .gpkg or .csv to write")
-    emb.set_defaults(func=_cmd_embed)
 
-    grid = sub.add_parser(
-        "grid",
-        help="area file + resolution -> embedding GeoTIFF and an RGB preview",
-        epilog=EXAMPLES["grid"],
-        formatter_class=fmt,
+    grid = command(
+        "grid", "area file + resolution -> embedding GeoTIFF and an RGB preview", _cmd_grid
     )
-    grid.add_argument("model", help="model directory written by pretrain")
-    grid.add_argument("area", help="study-area file (GeoPackage, GeoJSON, GeoParquet …)")
+    grid.add_argument("model", help=MODEL_HELP)
+    grid.add_argument("area", help=AREA_HELP)
     grid.add_argument(
         "--resolution", type=float, required=True, help="cell size in the grid CRS' units"
     )
@@ -504,16 +497,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="cells per block side to stream a big grid (default: automatic above 1 GiB)",
     )
     grid.add_argument("--out", required=True, help="GeoTIFF to write (.tif)")
-    grid.set_defaults(func=_cmd_grid)
 
-    h3 = sub.add_parser(
-        "h3",
-        help="area file + H3 resolution -> GeoPackage/GeoParquet of cell embeddings",
-        epilog=EXAMPLES["h3"],
-        formatter_class=fmt,
+    h3 = command(
+        "h3", "area file + H3 resolution -> GeoPackage/GeoParquet of cell embeddings", _cmd_h3
     )
-    h3.add_argument("model", help="model directory written by pretrain")
-    h3.add_argument("area", help="study-area file (GeoPackage, GeoJSON, GeoParquet …)")
+    h3.add_argument("model", help=MODEL_HELP)
+    h3.add_argument("area", help=AREA_HELP)
     h3.add_argument(
         "--res",
         "--resolution",
@@ -535,7 +524,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="an area of points gives only the cells holding them (default: convex hull)",
     )
     h3.add_argument("--out", required=True, help=".gpkg or .parquet to write")
-    h3.set_defaults(func=_cmd_h3)
 
     def map_options(cmd: argparse.ArgumentParser) -> None:
         cmd.add_argument(
@@ -547,26 +535,15 @@ def build_parser() -> argparse.ArgumentParser:
             "--out", required=True, help=".tif for a raster; .gpkg or .parquet for --h3"
         )
 
-    query = sub.add_parser(
-        "query",
-        help="map how well each place of an area matches a text",
-        epilog=EXAMPLES["query"],
-        formatter_class=fmt,
-    )
-    query.add_argument("model", help="model directory written by pretrain")
-    query.add_argument("area", help="study-area file (GeoPackage, GeoJSON, GeoParquet …)")
+    query = command("query", "map how well each place of an area matches a text", _cmd_query)
+    query.add_argument("model", help=MODEL_HELP)
+    query.add_argument("area", help=AREA_HELP)
     query.add_argument("text", help="the query, e.g. 'A place of cafe'")
     map_options(query)
-    query.set_defaults(func=_cmd_query)
 
-    label = sub.add_parser(
-        "label",
-        help="map the best-matching label of each place of an area",
-        epilog=EXAMPLES["label"],
-        formatter_class=fmt,
-    )
-    label.add_argument("model", help="model directory written by pretrain")
-    label.add_argument("area", help="study-area file (GeoPackage, GeoJSON, GeoParquet …)")
+    label = command("label", "map the best-matching label of each place of an area", _cmd_label)
+    label.add_argument("model", help=MODEL_HELP)
+    label.add_argument("area", help=AREA_HELP)
     label.add_argument(
         "--label", action="append", default=[], metavar="NAME=TEXT", help="a label (repeat)"
     )
@@ -577,7 +554,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="also write each label's probability (raster: OUT-probability.tif)",
     )
     map_options(label)
-    label.set_defaults(func=_cmd_label)
 
     def visit_options(cmd: argparse.ArgumentParser) -> None:
         cmd.add_argument("--user-col", default="user_id")
@@ -585,11 +561,8 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument("--location-col", default="location_id")
         cmd.add_argument("--split-col", default="split")
 
-    fit = sub.add_parser(
-        "fit-predictor",
-        help="visits file -> next-location predictor directory",
-        epilog=EXAMPLES["fit-predictor"],
-        formatter_class=fmt,
+    fit = command(
+        "fit-predictor", "visits file -> next-location predictor directory", _cmd_fit_predictor
     )
     fit.add_argument("visits", help="visits file (CSV, GeoParquet, GeoPackage …)")
     fit.add_argument("--out", required=True, help="model directory to write")
@@ -602,27 +575,17 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--max-epochs", type=int, default=50)
     fit.add_argument("--seed", type=int, default=0)
     visit_options(fit)
-    fit.set_defaults(func=_cmd_fit_predictor)
 
-    pred = sub.add_parser(
-        "predict",
-        help="recent visits -> the top-k next places of each user",
-        epilog=EXAMPLES["predict"],
-        formatter_class=fmt,
-    )
+    pred = command("predict", "recent visits -> the top-k next places of each user", _cmd_predict)
     pred.add_argument("model", help="predictor directory written by fit-predictor")
     pred.add_argument("history", help="recent visits of one or many users")
     pred.add_argument("--k", type=int, default=10)
     pred.add_argument("--candidates", default=None, help="places to rank (default: known)")
     pred.add_argument("--out", required=True, help=".gpkg, .parquet or .csv to write")
     visit_options(pred)
-    pred.set_defaults(func=_cmd_predict)
 
-    ev = sub.add_parser(
-        "evaluate",
-        help="Acc@1/5/10, MRR, NDCG@10, weighted F1 of a predictor on visits",
-        epilog=EXAMPLES["evaluate"],
-        formatter_class=fmt,
+    ev = command(
+        "evaluate", "Acc@1/5/10, MRR, NDCG@10, weighted F1 of a predictor on visits", _cmd_evaluate
     )
     ev.add_argument("model", help="predictor directory written by fit-predictor")
     ev.add_argument("visits", help="visits file")
@@ -630,7 +593,6 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--candidates", default=None, help="places to rank")
     ev.add_argument("--out", default=None, help="also write the metrics as JSON")
     visit_options(ev)
-    ev.set_defaults(func=_cmd_evaluate)
     return parser
 
 
