@@ -23,40 +23,21 @@
 # default `../shared/data` beside the repository.
 
 # %%
-import argparse
 import json
-import os
-import sys
 import warnings
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from _setup import example_setup  # options, data folder, output folder
 
 import geocalliper as gc
 from geocalliper.mobility import mask_locations, next_location_scores, read_fsq_nyc
 
-HERE = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
-parser = argparse.ArgumentParser(description="FSQ-NYC next-location prediction with new places")
-parser.add_argument("--quick", action="store_true", help="small, fast run (CI)")
-parser.add_argument("--out", type=Path, default=os.environ.get("GEOCALLIPER_EXAMPLES_OUT"))
-parser.add_argument("--data", type=Path, default=os.environ.get("GEOCALLIPER_DATA"))
-args, _ = parser.parse_known_args()  # ignore a notebook kernel's own arguments
-QUICK = args.quick or os.environ.get("GEOCALLIPER_EXAMPLES_QUICK", "0") not in ("", "0")
-DATA = args.data or HERE.parent.parent / "shared" / "data"
-OUT = Path(args.out or HERE / "output")
-
-CHECKINS = DATA / "fsq-nyc" / "checkins.csv.gz"
-NEEDED = [CHECKINS, DATA / "nyc-pois" / "osm_nyc_2013.csv.gz"]
-NEEDED.append(DATA / "nyc-pois" / "foursquare_taxonomy.json")
-missing = [p for p in NEEDED if not p.is_file()]
-if missing:
-    print(f"Data not found: {', '.join(map(str, missing))}; set GEOCALLIPER_DATA or --data.")
-    print("Skipping.")
-    sys.exit(0)
-OUT.mkdir(parents=True, exist_ok=True)
-print("quick mode" if QUICK else "full mode", "| writing to", OUT)
+FILES = ["fsq-nyc/checkins.csv.gz", "nyc-pois/osm_nyc_2013.csv.gz"]
+FILES.append("nyc-pois/foursquare_taxonomy.json")
+QUICK, DATA, OUT = example_setup("FSQ-NYC next-location prediction with new places", FILES)
+CHECKINS, OSM_POIS, TAXONOMY = (DATA / name for name in FILES)
 # a few users checked in twice at the same place and minute; the duplicates are dropped
 warnings.filterwarnings("ignore", "Dropped .* visits that repeat")
 
@@ -98,8 +79,8 @@ print(f"{len(new_places)} places held back as new")
 
 # %%
 venues = places[~places["location_id"].isin(new_places)].dropna(subset=["category"])
-venues = venues.assign(text=gc.category_text(venues, taxonomy=NEEDED[2]))
-osm = gc.read_pois(NEEDED[1]).dropna(subset=["fclass"])
+venues = venues.assign(text=gc.category_text(venues, taxonomy=TAXONOMY))
+osm = gc.read_pois(OSM_POIS).dropna(subset=["fclass"])
 if QUICK:
     osm = osm.sample(3_000, random_state=0)
 osm["text"] = gc.make_text(osm, "A place of {fclass}")

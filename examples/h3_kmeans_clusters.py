@@ -18,37 +18,22 @@
 # `../shared/data` beside the repository.
 
 # %%
-import argparse
 import json
-import os
-import sys
-from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 import h3
 import matplotlib.pyplot as plt
+from _setup import example_setup  # options, data folder, output folder
 from sklearn.cluster import KMeans
 
 import geocalliper as gc
 
-HERE = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
-parser = argparse.ArgumentParser(description="H3 CaLLiPer embeddings -> k-means clusters")
-parser.add_argument("--quick", action="store_true", help="small, fast run (CI)")
-parser.add_argument("--out", type=Path, default=os.environ.get("GEOCALLIPER_EXAMPLES_OUT"))
-parser.add_argument("--data", type=Path, default=os.environ.get("GEOCALLIPER_DATA"))
-args, _ = parser.parse_known_args()  # ignore a notebook kernel's own arguments
-QUICK = args.quick or os.environ.get("GEOCALLIPER_EXAMPLES_QUICK", "0") not in ("", "0")
-DATA = args.data or HERE.parent.parent / "shared" / "data"
-OUT = Path(args.out or HERE / "output")
-
+QUICK, DATA, OUT = example_setup(
+    "H3 CaLLiPer embeddings -> k-means clusters", ["nyc-pois/osm_nyc_2013.csv.gz"]
+)
 POI_FILE = DATA / "nyc-pois" / "osm_nyc_2013.csv.gz"
-if not POI_FILE.is_file():
-    print(f"NYC POI file not found at {POI_FILE}; set GEOCALLIPER_DATA or --data. Skipping.")
-    sys.exit(0)
-OUT.mkdir(parents=True, exist_ok=True)
-print("quick mode" if QUICK else "full mode", "| writing to", OUT)
 
 # %% [markdown]
 # ## POIs and a pre-trained model

@@ -18,11 +18,7 @@
 #   contributors).
 
 # %%
-import argparse
 import json
-import os
-import sys
-from pathlib import Path
 
 import matplotlib
 
@@ -30,25 +26,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from _setup import example_setup  # options, data folder, output folder
 
 import geocalliper as gc
 
-HERE = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
-parser = argparse.ArgumentParser(description="NYC POIs -> CaLLiPer -> RGB embedding map")
-parser.add_argument("--quick", action="store_true", help="small, fast run (CI)")
-parser.add_argument("--out", type=Path, default=os.environ.get("GEOCALLIPER_EXAMPLES_OUT"))
-parser.add_argument("--data", type=Path, default=os.environ.get("GEOCALLIPER_DATA"))
-args, _ = parser.parse_known_args()  # ignore a notebook kernel's own arguments
-QUICK = args.quick or os.environ.get("GEOCALLIPER_EXAMPLES_QUICK", "0") not in ("", "0")
-DATA = args.data or HERE.parent.parent / "shared" / "data"
-OUT = Path(args.out or HERE / "output")
-
+QUICK, DATA, OUT = example_setup(
+    "NYC POIs -> CaLLiPer -> RGB embedding map", ["nyc-pois/osm_nyc_2013.csv.gz"]
+)
 POI_FILE = DATA / "nyc-pois" / "osm_nyc_2013.csv.gz"
-if not POI_FILE.is_file():
-    print(f"NYC POI file not found at {POI_FILE}; set GEOCALLIPER_DATA or --data. Skipping.")
-    sys.exit(0)
-OUT.mkdir(parents=True, exist_ok=True)
-print("quick mode" if QUICK else "full mode", "| writing to", OUT)
 
 # %% [markdown]
 # ## The POIs and their texts
