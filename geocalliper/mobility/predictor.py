@@ -44,10 +44,10 @@ from .training import TrainConfig, train_next_location
 from .visits import location_table, prepare_visits
 
 _FEATURES = ("lookup", "calliper", "both")
-#: scoring batches: chunks × (longest chunk)² at most (bounds the attention maps' memory)
-EVAL_CELLS = 2_000_000
 _HEADS = ("closed", "inductive")
 _RUNTIME_PARAMS = ("calliper", "device", "progress")
+#: scoring batches: chunks × (longest chunk)² at most (bounds the attention maps' memory)
+EVAL_CELLS = 2_000_000
 
 
 def _json_id(value: Any) -> Any:
