@@ -337,7 +337,7 @@ def test_revisit_term_matches_its_formula():
     ok = torch.tensor([[True, True, False, True]])
     tok = torch.tensor([[[0.0, 0.0], [30.0, 40.0], [500.0, 0.0], [0.0, 100.0]]])
     cand = torch.tensor([[0.0, 0.0], [30.0, 40.0], [1000.0, 1000.0]])
-    got = m.revisits(day, query_day, ok, tok, cand)[0]
+    got = m.revisits(day, query_day, ok, tok, cand)[0].detach()
     width = float((10 * m.revisit_log_width.detach()).exp())
     assert width == pytest.approx(50.0)
     for q in range(4):
