@@ -6,8 +6,10 @@ principal components of an embedding raster are standardised, tapered with a 2-D
 window (so the raster's edges add no axis-aligned leakage) and Fourier-transformed; the
 ratio is the mean spectral power within ±``band`` degrees of the x and y frequency axes
 over the mean power within ±``band`` degrees of the diagonals, over frequencies above
-the lowest ``min_radius`` bins (the DC term and trends). An isotropic field gives about
-1; stripes along the axes give much more.
+the lowest ``min_radius`` bins (the DC term and trends). Stripes along the axes give tens
+or more. A smooth isotropic random field scores about 1.5–3.5, not 1: the separable taper
+leaks a little power along the axes, more so for smoother fields, so every result is
+reported beside such a field of the same shape (``isotropic_control``).
 
 Run from the repository root (it fits or loads a model, embeds NYC on a 100 m grid)::
 
