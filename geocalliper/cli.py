@@ -237,11 +237,13 @@ def _cmd_h3(args: argparse.Namespace) -> int:
 
 
 def _visit_columns(args: argparse.Namespace) -> dict:
-    return {
+    """The column flags the user gave (unset ones keep the model's own names)."""
+    names = {
         "user_col": args.user_col,
         "start_col": args.start_col,
         "location_col": args.location_col,
     }
+    return {key: value for key, value in names.items() if value is not None}
 
 
 def _read_visits(path: str, args: argparse.Namespace, split: str | None = None):
@@ -294,6 +296,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from .poi import read_pois
 
     model = NextLocationPredictor.load(args.model, progress=not args.quiet)
+    model.set_params(**_visit_columns(args))  # the file's names, not the training file's
     history = _read_visits(args.history, args)
     candidates = read_pois(args.candidates) if args.candidates else None
     top = model.predict(history, k=args.k, candidates=candidates)
@@ -309,6 +312,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from .poi import read_pois
 
     model = NextLocationPredictor.load(args.model, progress=not args.quiet)
+    model.set_params(**_visit_columns(args))  # the file's names, not the training file's
     visits = _read_visits(args.visits, args, split=args.split)
     candidates = read_pois(args.candidates) if args.candidates else None
     scores = model.evaluate(visits, candidates=candidates)
@@ -556,10 +560,13 @@ def build_parser() -> argparse.ArgumentParser:
     map_options(label)
 
     def visit_options(cmd: argparse.ArgumentParser) -> None:
-        cmd.add_argument("--user-col", default="user_id")
-        cmd.add_argument("--start-col", default="started_at")
-        cmd.add_argument("--location-col", default="location_id")
-        cmd.add_argument("--split-col", default="split")
+        known = "default: user_id" if cmd is fit else "default: the predictor's"
+        cmd.add_argument("--user-col", default=None, help=f"user column ({known})")
+        known = known.replace("user_id", "started_at")
+        cmd.add_argument("--start-col", default=None, help=f"start-time column ({known})")
+        known = known.replace("started_at", "location_id")
+        cmd.add_argument("--location-col", default=None, help=f"location-id column ({known})")
+        cmd.add_argument("--split-col", default="split", help="split column (default: split)")
 
     fit = command(
         "fit-predictor", "visits file -> next-location predictor directory", _cmd_fit_predictor
