@@ -7,6 +7,8 @@ working. Messages say what was wrong and how to fix it.
 
 from __future__ import annotations
 
+import errno
+
 
 class GeocalliperError(Exception):
     """Base class of all geocalliper errors."""
@@ -73,3 +75,18 @@ class DuplicateLabelError(GeocalliperError, ValueError):
 
 class TextTruncatedWarning(UserWarning):
     """A text is longer than the text model accepts; only its first tokens were embedded."""
+
+
+class DiskFullError(GeocalliperError, OSError):
+    """The disk filled up during a write (``errno`` is ``ENOSPC``); nothing was left behind.
+
+    The target file, if it existed, is left as it was.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.errno = errno.ENOSPC
+        self.strerror = message
+
+    def __str__(self) -> str:  # OSError would prefix "[Errno 28]" only with two args
+        return str(self.args[0]) if self.args else ""
