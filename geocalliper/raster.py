@@ -59,7 +59,7 @@ FALLBACK_MAX_MEMORY = 4 * 1024**3
 #: are 512 GB): larger requests are refused before any work unless ``max_cells`` is raised.
 DEFAULT_MAX_GRID_CELLS = 1_000_000_000
 #: Grids of at most this many cells are checked for a cell centre inside the area.
-CHECK_CENTRES_BELOW = 1_000_000
+CHECK_CENTRES_BELOW = 65_536
 #: Band names of :func:`to_rgb`.
 RGB_BANDS = ("red", "green", "blue")
 
@@ -303,7 +303,7 @@ def grid_spec(
     if ny * nx <= CHECK_CENTRES_BELOW:
         xs = (cx0 + np.arange(nx) + 0.5) * xres
         ys = (cy0 + np.arange(ny) + 0.5) * yres
-        if not shapely.intersects_xy(geom, *np.meshgrid(xs, ys)).any():
+        if not shapely.intersects_xy(_prepared(geom), *np.meshgrid(xs, ys)).any():
             raise EmptyDataError(
                 f"No cell centre of this {ny} × {nx} grid falls inside the study area: its "
                 f"cells ({xres:g} × {yres:g} in the grid CRS' units) are too coarse for it. "
