@@ -1,5 +1,5 @@
 """The ``geocalliper`` command: ``demo``, ``pretrain``, ``embed``, ``grid``, ``h3``,
-``query``, ``label``, ``fit-predictor``, ``predict`` and ``evaluate``.
+``query``, ``label``, ``fit-predictor``, ``predict``, ``evaluate`` and ``clean``.
 
 Each subcommand hands off to the library; errors are one clear line on stderr and a
 non-zero exit status.
@@ -68,11 +68,20 @@ EXAMPLES = {
     "evaluate": (
         "example: geocalliper evaluate nyc-next checkins.csv --split test --out metrics.json"
     ),
+    "clean": (
+        "examples:\n"
+        "  geocalliper clean maps/\n"
+        "  geocalliper clean maps/ --dry-run\n"
+        "Removes the hidden temporaries (.NAME.geocalliper-tmp-…) that writes killed\n"
+        "midway left behind; outputs and the temporaries of running writes are kept."
+    ),
 }
 
 
 #: grids bigger than this (bytes) are embedded block by block and streamed to disk
 STREAM_ABOVE = 1 << 30
+#: grids bigger than this (bytes, before compression) need --yes
+CONFIRM_ABOVE = 10 * 1000**3
 #: the PNG preview: at most this many pixels a side (thinned), at least this many (enlarged)
 PREVIEW_MAX = 4096
 PREVIEW_MIN = 600
@@ -180,8 +189,9 @@ def _polygonal_area(area, buffer: float = 0.0):
 
 def _cmd_grid(args: argparse.Namespace) -> int:
     from . import CaLLiPer
+    from .exceptions import GridTooLargeError
     from .geotiff import to_geotiff, write_png
-    from .raster import embed_grid, grid_spec, to_rgb
+    from .raster import DEFAULT_MAX_GRID_CELLS, _size, embed_grid, grid_spec, to_rgb
 
     out = Path(args.out)
     if out.suffix.lower() not in (".tif", ".tiff"):
@@ -190,17 +200,40 @@ def _cmd_grid(args: argparse.Namespace) -> int:
         raise ValueError(f"--resolution must be positive, got {args.resolution}.")
     model = CaLLiPer.load(args.model, progress=not args.quiet)
     area = _polygonal_area(read_area(args.area), buffer=args.buffer)
+    max_cells = None if args.yes else DEFAULT_MAX_GRID_CELLS
+    spec = grid_spec(model, area, args.resolution, crs=args.crs, max_cells=max_cells)
+    size = f"{spec.ny:,} x {spec.nx:,} cells x {spec.bands} bands"
+    if spec.nbytes > CONFIRM_ABOVE and not args.yes:
+        raise GridTooLargeError(
+            f"This grid is {size}: about {_size(spec.nbytes)} before compression, and "
+            f"embedding {spec.ny * spec.nx:,} cells takes long. Pass --yes to write it "
+            "anyway, or use a coarser --resolution (doubling it makes it 4x smaller) or a "
+            "smaller area."
+        )
     chunks = args.chunks
     if chunks is None:
-        spec = grid_spec(model, area, args.resolution, crs=args.crs)
         chunks = 1024 if spec.nbytes > STREAM_ABOVE else None
+    if chunks is not None:
+        print(
+            f"Streaming a {size} grid ({_size(spec.nbytes)} before compression) to {out} "
+            "block by block.",
+            file=sys.stderr,
+        )
     grid = embed_grid(
-        model, area, args.resolution, crs=args.crs, chunks=chunks, progress=not args.quiet
+        model,
+        area,
+        args.resolution,
+        crs=args.crs,
+        chunks=chunks,
+        max_cells=max_cells,
+        progress=not args.quiet,
     )
     out.parent.mkdir(parents=True, exist_ok=True)
-    to_geotiff(grid, out, progress=not args.quiet)
+    to_geotiff(grid, out, progress=not args.quiet, max_cells=max_cells)
     rgb = to_rgb(grid)
-    rgb_tif = to_geotiff(rgb, out.with_name(out.stem + "-rgb.tif"), progress=not args.quiet)
+    rgb_tif = to_geotiff(
+        rgb, out.with_name(out.stem + "-rgb.tif"), progress=not args.quiet, max_cells=max_cells
+    )
     ny, nx = grid.sizes["y"], grid.sizes["x"]
     step = max(1, -(-max(ny, nx) // PREVIEW_MAX))
     small = rgb if step == 1 else rgb[:, ::step, ::step]
@@ -239,11 +272,13 @@ def _cmd_h3(args: argparse.Namespace) -> int:
 
 
 def _visit_columns(args: argparse.Namespace) -> dict:
-    return {
+    """The column flags the user gave (unset ones keep the model's own names)."""
+    names = {
         "user_col": args.user_col,
         "start_col": args.start_col,
         "location_col": args.location_col,
     }
+    return {key: value for key, value in names.items() if value is not None}
 
 
 def _read_visits(path: str, args: argparse.Namespace, split: str | None = None):
@@ -296,6 +331,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from .poi import read_pois
 
     model = NextLocationPredictor.load(args.model, progress=not args.quiet)
+    model.set_params(**_visit_columns(args))  # the file's names, not the training file's
     history = _read_visits(args.history, args)
     candidates = read_pois(args.candidates) if args.candidates else None
     top = model.predict(history, k=args.k, candidates=candidates)
@@ -307,10 +343,11 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from .mobility import NextLocationPredictor
-    from .persistence import atomic_path
     from .poi import read_pois
+    from .tempfiles import atomic_output
 
     model = NextLocationPredictor.load(args.model, progress=not args.quiet)
+    model.set_params(**_visit_columns(args))  # the file's names, not the training file's
     visits = _read_visits(args.visits, args, split=args.split)
     candidates = read_pois(args.candidates) if args.candidates else None
     scores = model.evaluate(visits, candidates=candidates)
@@ -319,8 +356,25 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if args.out:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(out, suffix=".json") as tmp:
+        with atomic_output(out) as tmp:
             tmp.write_text(text + "\n", encoding="utf-8")
+    return 0
+
+
+def _cmd_clean(args: argparse.Namespace) -> int:
+    from .tempfiles import clean_temporaries, stale_temporaries
+
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        raise NotADirectoryError(f"{str(folder)!r} is not a folder: give the output folder.")
+    found = stale_temporaries(folder) if args.dry_run else clean_temporaries(folder)
+    for path in found:
+        print(path)
+    total = sum(p.stat().st_size for p in found if p.exists()) if args.dry_run else None
+    if args.dry_run:
+        print(f"{len(found)} stale temporaries ({total:,} bytes) would be removed from {folder}.")
+    else:
+        print(f"Removed {len(found)} stale temporaries from {folder}.")
     return 0
 
 
@@ -509,6 +563,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="cells per block side to stream a big grid (default: automatic above 1 GiB)",
     )
+    grid.add_argument(
+        "--yes",
+        action="store_true",
+        help="write grids over 10 GB (before compression) or 10^9 cells without asking",
+    )
     grid.add_argument("--out", required=True, help="GeoTIFF to write (.tif)")
 
     h3 = command(
@@ -569,10 +628,13 @@ def build_parser() -> argparse.ArgumentParser:
     map_options(label)
 
     def visit_options(cmd: argparse.ArgumentParser) -> None:
-        cmd.add_argument("--user-col", default="user_id")
-        cmd.add_argument("--start-col", default="started_at")
-        cmd.add_argument("--location-col", default="location_id")
-        cmd.add_argument("--split-col", default="split")
+        known = "default: user_id" if cmd is fit else "default: the predictor's"
+        cmd.add_argument("--user-col", default=None, help=f"user column ({known})")
+        known = known.replace("user_id", "started_at")
+        cmd.add_argument("--start-col", default=None, help=f"start-time column ({known})")
+        known = known.replace("started_at", "location_id")
+        cmd.add_argument("--location-col", default=None, help=f"location-id column ({known})")
+        cmd.add_argument("--split-col", default="split", help="split column (default: split)")
 
     fit = command(
         "fit-predictor", "visits file -> next-location predictor directory", _cmd_fit_predictor
@@ -606,6 +668,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--candidates", default=None, help="places to rank")
     ev.add_argument("--out", default=None, help="also write the metrics as JSON")
     visit_options(ev)
+
+    clean = command("clean", "remove temporaries that killed writes left in a folder", _cmd_clean)
+    clean.add_argument("folder", help="the folder to clean (not its sub-folders)")
+    clean.add_argument("--dry-run", action="store_true", help="only list what would go")
     return parser
 
 

@@ -156,7 +156,7 @@ def run_demo(
 
 def _write_report(summary: dict, path: Path) -> None:
     """A short Markdown report of the demo, with the RGB preview."""
-    from .persistence import atomic_path
+    from .tempfiles import atomic_output
 
     s = summary["simulated_scores"]
     lines = [
@@ -215,5 +215,5 @@ def _write_report(summary: dict, path: Path) -> None:
         f"{int(s['n'])} |",
         "",
     ]
-    with atomic_path(path, suffix=".md") as tmp:
+    with atomic_output(path) as tmp:
         tmp.write_text("\n".join(lines), encoding="utf-8")

@@ -7,6 +7,8 @@ working. Messages say what was wrong and how to fix it.
 
 from __future__ import annotations
 
+import errno
+
 
 class GeocalliperError(Exception):
     """Base class of all geocalliper errors."""
@@ -81,3 +83,18 @@ class TrainingDivergedError(GeocalliperError, RuntimeError):
 
 class UndertrainedWarning(UserWarning):
     """Training ran (or kept a model from) too few optimiser steps to learn much."""
+
+
+class DiskFullError(GeocalliperError, OSError):
+    """The disk filled up during a write (``errno`` is ``ENOSPC``); nothing was left behind.
+
+    The target file, if it existed, is left as it was.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.errno = errno.ENOSPC
+        self.strerror = message
+
+    def __str__(self) -> str:  # OSError would prefix "[Errno 28]" only with two args
+        return str(self.args[0]) if self.args else ""

@@ -6,7 +6,13 @@ computed and written block by block, so memory stays bounded whatever the raster
 :func:`write_png` writes an RGB preview (e.g. from :func:`geocalliper.raster.to_rgb`).
 
 Writes are atomic: the file is built under a temporary name in the target folder and
-renamed onto the target only when complete; a failure leaves no partial file behind.
+renamed onto the target only when complete; a failure leaves no partial file behind (see
+:mod:`geocalliper.tempfiles`: temporaries are named ``.<file>.geocalliper-tmp-…`` and a
+killed write's are removed by the next write to that file or by ``geocalliper clean``).
+The written file is re-opened and its last tile read back before the rename, since GDAL
+does not always report a failed write; a full disk raises
+:class:`~geocalliper.exceptions.DiskFullError`. Rasters of more than ``max_cells`` cells
+(default 10⁹) are refused before anything is computed or written.
 
 Layout of a COG. Pixel interleaving (every band of a tile stored together) is what
 GDAL's COG driver writes up to GDAL 3.10; for an embedding of 128 bands that makes one
@@ -33,7 +39,6 @@ import contextlib
 import json
 import math
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,9 +48,9 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ._optional import import_optional
-from .exceptions import MissingCRSError
-from .persistence import atomic_path
-from .raster import rio_transform
+from .exceptions import GridTooLargeError, MissingCRSError
+from .raster import DEFAULT_MAX_GRID_CELLS, rio_transform
+from .tempfiles import atomic_output, remove_temporary, temp_path
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -200,7 +205,7 @@ def _write_sidecar(target: Path, categories: dict[str, Any] | None) -> None:
         with contextlib.suppress(FileNotFoundError):
             aux.unlink()
         return
-    with atomic_path(aux) as tmp:
+    with atomic_output(aux) as tmp:
         tmp.write_text(pam_xml(categories), encoding="utf-8")
 
 
@@ -325,16 +330,42 @@ def _gdal_options() -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def _scratch(folder: Path, name: str) -> Iterator[Path]:
-    """A temporary file in ``folder`` (with GDAL's side files), removed afterwards."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".part.tif", dir=folder)
-    os.close(fd)
+def _scratch(target: Path) -> Iterator[Path]:
+    """A scratch file named after ``target`` (with GDAL's side files), removed afterwards."""
+    tmp = temp_path(target, ".part")
     try:
-        yield Path(tmp)
+        yield tmp
     finally:
-        for side in Path(folder).glob(Path(tmp).name + "*"):
-            with contextlib.suppress(OSError):
-                side.unlink()
+        remove_temporary(tmp)
+
+
+def _check_written(path: Path, meta: dict[str, Any]) -> None:
+    """Re-open a written GeoTIFF and read its last tile: GDAL does not always raise when
+    a write fails (e.g. on a full disk), but the file is then unreadable."""
+    import rasterio
+    from rasterio.windows import Window
+
+    with rasterio.open(path) as src:
+        if (src.count, src.height, src.width) != (meta["count"], meta["height"], meta["width"]):
+            raise OSError(f"The GeoTIFF written to {str(path)!r} is incomplete.")
+        h, w = src.block_shapes[0]
+        row, col = (src.height - 1) // h * h, (src.width - 1) // w * w
+        src.read(src.count, window=Window(col, row, src.width - col, src.height - row))
+
+
+def _check_size(meta: dict[str, Any], max_cells: int | None) -> None:
+    if max_cells is None:
+        return
+    cells = meta["height"] * meta["width"]
+    if cells > max_cells:
+        nbytes = cells * meta["count"] * meta["dtype"].itemsize
+        raise GridTooLargeError(
+            f"This raster has {cells:,} cells ({cells:.3g} cells: {meta['height']:,} × "
+            f"{meta['width']:,}, {meta['count']} bands, {nbytes / 1e9:,.3g} GB before "
+            f"compression), more than max_cells={max_cells:,}; writing it would take very "
+            "long and fill a disk. Use a coarser resolution or a smaller area, or pass "
+            "max_cells=None (or a larger number) if you mean it."
+        )
 
 
 def to_geotiff(
@@ -348,6 +379,7 @@ def to_geotiff(
     resampling: str | None = None,
     interleave: str = "auto",
     progress: bool = True,
+    max_cells: int | None = DEFAULT_MAX_GRID_CELLS,
 ) -> Path:
     """Write a ``(band, y, x)`` DataArray to a tiled, compressed GeoTIFF with overviews.
 
@@ -382,6 +414,9 @@ def to_geotiff(
         notes), by pixel otherwise.
     progress
         Show a progress bar over the written cells.
+    max_cells
+        Refuse rasters of more cells (rows × columns) than this, before anything is
+        computed or written (default 10⁹); ``None`` for a deliberate big job.
 
     Returns
     -------
@@ -415,6 +450,7 @@ def to_geotiff(
         raise ValueError(f"Unknown resampling {resampling!r}.") from None
     if overviews is not None and overviews < 0:
         raise ValueError(f"overviews must be None or >= 0, got {overviews}.")
+    _check_size(meta, max_cells)
     if interleave == "auto":
         interleave = "band" if meta["count"] > MAX_PIXEL_INTERLEAVED_BANDS else "pixel"
     target = Path(path)
@@ -425,7 +461,7 @@ def to_geotiff(
         use_cog_driver = cog and interleave == "pixel" and "COG" in env.drivers()
     data = da.data
 
-    with atomic_path(target, suffix=target.suffix) as tmp, rasterio.Env(**_gdal_options()):
+    with atomic_output(target) as tmp, rasterio.Env(**_gdal_options()):
         if not cog:
             profile = _gtiff_profile(meta, blocksize, compress, interleave, None)
             with rasterio.open(tmp, "w", **profile) as dst:
@@ -435,7 +471,7 @@ def to_geotiff(
                     dst.build_overviews(factors, method)
                     dst.update_tags(ns="rio_overview", resampling=method.name)
         else:
-            with _scratch(target.parent, target.name) as part:
+            with _scratch(target) as part:
                 # a fast-compressed tiled GTiff, written window by window
                 profile = _gtiff_profile(meta, blocksize, compress, interleave, 1)
                 with rasterio.open(part, "w", **profile) as dst:
@@ -473,6 +509,7 @@ def to_geotiff(
                     if meta["rgb"] and interleave == "pixel":
                         options["photometric"] = "RGB"
                     rio_copy(part, tmp, driver="GTiff", **options)
+        _check_written(tmp, meta)
     _write_sidecar(target, meta["categories"])
     return target
 
@@ -552,11 +589,11 @@ def write_png(
         ) as src,
     ):
         src.write(image)
-        with atomic_path(target, suffix=target.suffix) as tmp:
+        with atomic_output(target) as tmp:
             rio_copy(src, tmp, driver="PNG")
     if worldfile:
         t = transform
         lines = [t.a, t.d, t.b, t.e, t.c + t.a / 2 + t.b / 2, t.f + t.d / 2 + t.e / 2]
-        with atomic_path(target.with_suffix(".pgw")) as tmp:
+        with atomic_output(target.with_suffix(".pgw")) as tmp:
             tmp.write_text("\n".join(repr(float(v)) for v in lines) + "\n", encoding="ascii")
     return target

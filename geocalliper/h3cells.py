@@ -28,7 +28,7 @@ from ._constants import WGS84, embedding_columns
 from ._optional import import_optional
 from .area import AreaLike, as_area
 from .coords import check_geographic_range, check_projected
-from .exceptions import EmptyDataError, InvalidGeometryError
+from .exceptions import EmptyDataError, GridTooLargeError, InvalidGeometryError
 from .reduce import check_reduction, mean_embedding
 
 if TYPE_CHECKING:
@@ -40,6 +40,8 @@ H3_INDEX = "h3"
 MAX_RESOLUTION = 15
 #: default ceiling on the number of cells :func:`h3_cells` will produce
 DEFAULT_MAX_CELLS = 1_000_000
+#: memory one listed cell takes at least (h3's array, the id string, the set entry)
+BYTES_PER_CELL = 150
 #: how a cell must meet a polygon to count (h3 ``contain`` modes)
 CONTAINMENT = ("overlap", "center", "full", "bbox_overlap")
 Containment = Literal["overlap", "center", "full", "bbox_overlap"]
@@ -155,7 +157,9 @@ def h3_cells(
         lies inside) or ``"bbox_overlap"``.
     max_cells
         Refuse areas estimated (then counted) to hold more cells than this, before any
-        memory is spent on them. ``None`` lifts the limit.
+        memory is spent on them. ``None`` lifts the limit, but areas whose cells could
+        not even be listed in the memory available are still refused
+        (``GridTooLargeError``, a ``MemoryError``) with their size.
     area_crs
         CRS of a bare geometry or of bounds (as in :func:`~geocalliper.embed_grid`).
 
@@ -196,14 +200,22 @@ def h3_cells(
             "gdf.to_crs(gdf.estimate_utm_crs()).buffer(100)."
         )
 
-    if max_cells is not None:
-        estimate = _estimate(h3, parts, resolution, contain)
-        if estimate > max_cells:
-            raise ValueError(_too_many(estimate, resolution, max_cells, "about "))
+    estimate = _estimate(h3, parts, resolution, contain)
+    if max_cells is not None and estimate > max_cells:
+        raise ValueError(_too_many(estimate, resolution, max_cells, "about "))
+    if max_cells is None:
+        _check_memory(estimate, resolution)
 
     found: set[str] = set()
-    for poly in parts[types == 3]:
-        found.update(_polyfill(h3, h3.geo_to_h3shape(poly), resolution, contain))
+    try:
+        for poly in parts[types == 3]:
+            found.update(_polyfill(h3, h3.geo_to_h3shape(poly), resolution, contain))
+    except MemoryError as exc:  # h3 raises it with no message
+        raise GridTooLargeError(
+            f"Listing the H3 cells at resolution {resolution} of this study area (about "
+            f"{estimate:,} cells) ran out of memory. Use a coarser resolution (each step "
+            "down has about 7x fewer cells) or split the area into parts."
+        ) from exc
     points = parts[types == 0]
     if len(points):
         xy = shapely.get_coordinates(points)
@@ -218,6 +230,21 @@ def h3_cells(
     if max_cells is not None and len(found) > max_cells:
         raise ValueError(_too_many(len(found), resolution, max_cells, ""))
     return sorted(found)
+
+
+def _check_memory(estimate: int, resolution: int) -> None:
+    """Refuse, even without a cell limit, a list of cells that cannot fit in memory."""
+    from .raster import _size, default_max_memory
+
+    need = estimate * BYTES_PER_CELL
+    limit = default_max_memory()
+    if need > limit:
+        raise GridTooLargeError(
+            f"The study area holds about {estimate:,} H3 cells at resolution {resolution}: "
+            f"listing them needs about {_size(need)} of memory (before any embedding), more "
+            f"than the {_size(limit)} available to it. Use a coarser resolution (each step "
+            "down has about 7x fewer cells) or split the area into parts."
+        )
 
 
 def _too_many(n: int, resolution: int, max_cells: int, about: str) -> str:

@@ -55,6 +55,11 @@ EAGER_BLOCK = 512
 FILL_CELLS = 65_536
 #: Used as the memory limit when the available memory cannot be read.
 FALLBACK_MAX_MEMORY = 4 * 1024**3
+#: Default ceiling on the cells of a grid, eager or lazy (10⁹ cells of 128 float32 bands
+#: are 512 GB): larger requests are refused before any work unless ``max_cells`` is raised.
+DEFAULT_MAX_GRID_CELLS = 1_000_000_000
+#: Grids of at most this many cells are checked for a cell centre inside the area.
+CHECK_CENTRES_BELOW = 65_536
 #: Band names of :func:`to_rgb`.
 RGB_BANDS = ("red", "green", "blue")
 
@@ -129,6 +134,55 @@ def _resolution(resolution: Any) -> tuple[float, float]:
     return xres, yres
 
 
+def _check_units(
+    grid_crs: CRS, geoms: Any, span: tuple[float, float], xres: float, yres: float, given: Any
+) -> None:
+    """Refuse a grid in degrees whose cells are larger than the whole area (in both
+    directions): a resolution meant in metres (``25``) on a geographic CRS."""
+    if not grid_crs.is_geographic or not (xres > span[0] and yres > span[1]):
+        return
+    try:
+        utm = geoms.estimate_utm_crs()
+        suggestion = f"EPSG:{utm.to_epsg()} (the area's UTM zone, in metres)"
+    except Exception:  # outside every UTM zone
+        suggestion = "a UTM zone"
+    raise CRSError(
+        f"The grid CRS {grid_crs.name!r} is in degrees, so resolution={given!r} means cells "
+        f"{xres:g}° × {yres:g}° (about {xres * 111:,.0f} km wide), larger than the whole "
+        f"study area ({span[0]:.3g}° × {span[1]:.3g}°): the grid would be one empty cell. "
+        f"For cells in metres use a projected CRS, e.g. {suggestion} (crs= in Python, "
+        "--crs on the command line), or leave it unset to use the model's; for a grid in "
+        "degrees give the resolution in degrees (0.0005° is about 50 m)."
+    )
+
+
+def _check_cell_count(
+    width: float, height: float, xres: float, yres: float, bands: int, max_cells: int | None
+) -> None:
+    """Refuse grids of more than ``max_cells`` cells, from floats: before any int or array
+    is made (a resolution of 1e-300 would overflow them)."""
+    if max_cells is None:
+        cols, rows = width / xres + 1, height / yres + 1
+        if math.isfinite(cols * rows) and cols < 2**62 and rows < 2**62:
+            return
+        max_cells = 2**62
+    if isinstance(max_cells, bool) or not isinstance(max_cells, int | np.integer):
+        raise TypeError(f"max_cells must be a positive integer or None, got {max_cells!r}.")
+    if max_cells < 1:
+        raise ValueError(f"max_cells must be a positive integer or None, got {max_cells!r}.")
+    cols, rows = width / xres + 1, height / yres + 1  # at most; snapping adds up to one
+    cells = cols * rows
+    if not math.isfinite(cells) or cells > max_cells:
+        size = "an unbounded number of" if not math.isfinite(cells) else f"about {cells:.3g}"
+        raise GridTooLargeError(
+            f"This grid would have {size} cells ({rows:.3g} rows × {cols:.3g} columns of "
+            f"{xres:g} × {yres:g}; {_size(cells * bands * 4)} at {bands} float32 bands), more "
+            f"than max_cells={max_cells:,}. Use a coarser resolution (doubling it makes 4x "
+            "fewer cells) or a smaller area; for a deliberate big job pass max_cells= a "
+            "larger number (or None) with chunks= to stream it."
+        )
+
+
 def _chunks(chunks: Any, ny: int, nx: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
     if isinstance(chunks, int | np.integer) and not isinstance(chunks, bool):
         cy = cx = int(chunks)
@@ -188,6 +242,7 @@ def grid_spec(
     area_crs: Any = None,
     normalize: bool = False,
     batch_size: int | None = None,
+    max_cells: int | None = DEFAULT_MAX_GRID_CELLS,
 ) -> GridSpec:
     """Lay out the grid :func:`embed_grid` fills (no embedding); see there for parameters.
 
@@ -237,12 +292,23 @@ def grid_spec(
             "e.g. points.buffer(500) or tuple(points.total_bounds)."
         )
     minx, miny, maxx, maxy = bounds
+    _check_units(grid_crs, geoms, (maxx - minx, maxy - miny), xres, yres, resolution)
+    _check_cell_count(maxx - minx, maxy - miny, xres, yres, int(model.embedding_dim), max_cells)
     tol = 1e-6  # of a cell: reprojection noise does not add a row or column
     cx0 = math.floor(minx / xres + tol)
     cx1 = math.ceil(maxx / xres - tol)
     cy0 = math.floor(miny / yres + tol)
     cy1 = math.ceil(maxy / yres - tol)
     nx, ny = max(1, cx1 - cx0), max(1, cy1 - cy0)
+    if ny * nx <= CHECK_CENTRES_BELOW:
+        xs = (cx0 + np.arange(nx) + 0.5) * xres
+        ys = (cy0 + np.arange(ny) + 0.5) * yres
+        if not shapely.intersects_xy(_prepared(geom), *np.meshgrid(xs, ys)).any():
+            raise EmptyDataError(
+                f"No cell centre of this {ny} × {nx} grid falls inside the study area: its "
+                f"cells ({xres:g} × {yres:g} in the grid CRS' units) are too coarse for it. "
+                "Use a finer resolution."
+            )
     return GridSpec(
         x0=cx0 * xres,
         y0=(cy0 + ny) * yres,
@@ -384,6 +450,7 @@ def embed_grid(
     normalize: bool = False,
     batch_size: int | None = None,
     max_memory: float | None = None,
+    max_cells: int | None = DEFAULT_MAX_GRID_CELLS,
     progress: bool | None = None,
 ) -> xr.DataArray:
     """Embed the centre of every grid cell of a study area: a ``(band, y, x)`` raster.
@@ -426,6 +493,9 @@ def embed_grid(
         half of the memory available now (4 GiB when that cannot be read). A bigger
         request raises ``GridTooLargeError`` (a ``MemoryError``) saying how much it
         needs and to pass ``chunks``.
+    max_cells
+        Refuse grids of more cells than this (default 10⁹), eager or lazy, before any
+        work; ``None`` lifts the limit for a deliberate big job (with ``chunks``).
     progress
         Show a progress bar over blocks of eager work (default: ``model.progress``).
 
@@ -444,7 +514,13 @@ def embed_grid(
     MissingCRSError
         The area has no CRS (and ``area_crs``/``crs`` give none).
     GridTooLargeError
-        The eager array (or one block) would take more than ``max_memory``.
+        The eager array (or one block) would take more than ``max_memory``, or the
+        grid has more than ``max_cells`` cells.
+    CRSError
+        The grid CRS is in degrees and the cells are larger than the whole area (a
+        resolution meant in metres).
+    EmptyDataError
+        No cell centre falls inside the area (the cells are too coarse).
 
     Examples
     --------
@@ -469,6 +545,7 @@ def embed_grid(
         area_crs=area_crs,
         normalize=normalize,
         batch_size=batch_size,
+        max_cells=max_cells,
     )
     limit = default_max_memory() if max_memory is None else float(max_memory)
     itemsize = np.dtype(spec.dtype).itemsize

@@ -1,7 +1,8 @@
 """Vector files in and out: the GeoParquet/GeoPackage/CSV writer and the study-area reader.
 
 :func:`write_vector` writes a GeoDataFrame atomically (a failed write leaves no
-half-written file and keeps an older file of the same name); :func:`read_area` reads a
+half-written file and keeps an older file of the same name; see
+:mod:`geocalliper.tempfiles` for the temporaries and a full disk); :func:`read_area` reads a
 study-area file. Kept apart from the accessor and the estimators, as the GeoTIFF
 writer is (:mod:`geocalliper.geotiff`).
 """
@@ -10,12 +11,13 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 
 import geopandas as gpd
 
 from .exceptions import EmptyDataError
-from .persistence import atomic_path
+from .tempfiles import atomic_output
 
 #: suffix -> what :func:`write_vector` writes
 FORMATS = {
@@ -72,18 +74,13 @@ def write_vector(frame: gpd.GeoDataFrame, path: str | os.PathLike) -> Path:
         raise ValueError(f"Cannot write {target.name!r}: use one of {', '.join(sorted(FORMATS))}.")
     frame = _flat(frame)
     target.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(target, suffix=suffix) as tmp:
+    with atomic_output(target) as tmp:  # .<name>.geocalliper-tmp-…, never *.gpkg
         if FORMATS[suffix] == "GeoParquet":
             frame.to_parquet(tmp)
         elif suffix == ".gpkg":
-            tmp.unlink()  # GDAL creates the GeoPackage itself, under a .gpkg name
-            gpkg = tmp.with_name(tmp.name + ".gpkg")
-            try:
-                frame.to_file(gpkg, driver="GPKG", layer=target.stem.replace(".", "_"))
-                os.replace(gpkg, tmp)
-            finally:
-                if gpkg.exists():
-                    gpkg.unlink()
+            with warnings.catch_warnings():  # GDAL: "extension should be 'gpkg'"
+                warnings.filterwarnings("ignore", "The filename extension should be")
+                frame.to_file(tmp, driver="GPKG", layer=target.stem.replace(".", "_"))
         else:
             frame.to_wkt().to_csv(tmp, index=True)
     return target

@@ -41,7 +41,7 @@ from .sequences import (
 )
 from .split import split_by_day
 from .training import TrainConfig, train_next_location
-from .visits import location_table, prepare_visits
+from .visits import location_table, match_ids, prepare_visits
 
 _FEATURES = ("lookup", "calliper", "both")
 _HEADS = ("closed", "inductive")
@@ -243,6 +243,14 @@ class NextLocationPredictor(ParamsMixin, FittedModuleMixin):
             name=name,
         )
 
+    def _match_ids(self, table: pd.DataFrame, name: str) -> pd.DataFrame:
+        """The table with user and location ids of the model's types (see ``match_ids``)."""
+        table["user"] = match_ids(table["user"], self._user_index.index, self.user_col, name)
+        table["location"] = match_ids(
+            table["location"], self._loc_index.index, self.location_col, name
+        )
+        return table
+
     def _visit_embeddings(self, lon: np.ndarray, lat: np.ndarray) -> torch.Tensor | None:
         """``(N, E + 2)`` float32: the frozen CaLLiPer embedding of each WGS84 point,
         then its projected ``x, y`` in metres, centred on the known locations."""
@@ -436,6 +444,7 @@ class NextLocationPredictor(ParamsMixin, FittedModuleMixin):
                 ids = candidates[self.location_col].to_numpy(dtype=object)
             else:
                 ids = candidates.index.to_numpy(dtype=object)
+            ids = match_ids(ids, self._loc_index.index, self.location_col, "candidates")
             if pd.Index(ids).has_duplicates:
                 raise ValueError(
                     f"Candidate ids ({self.location_col!r} or the index) must be unique."
@@ -509,7 +518,7 @@ class NextLocationPredictor(ParamsMixin, FittedModuleMixin):
             ``predicted`` (the top-1 id).
         """
         self._check_fitted()
-        table = self._prepare(visits)
+        table = self._match_ids(self._prepare(visits), "visits")
         extra = location_table(table)
         ids, pos, cand_emb, _ = self._candidates(candidates, extra)
         seqs = self._encode(table, chunk_targets=1)  # each target on its own window
@@ -591,7 +600,7 @@ class NextLocationPredictor(ParamsMixin, FittedModuleMixin):
         self._check_fitted()
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}.")
-        table = self._prepare(history, name="history")
+        table = self._match_ids(self._prepare(history, name="history"), "history")
         ids, pos, cand_emb, geometry = self._candidates(candidates)
         k = min(k, len(ids))
         # one placeholder target after each user's last visit, on the query day

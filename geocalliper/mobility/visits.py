@@ -17,7 +17,9 @@ is right.
 
 from __future__ import annotations
 
+import re
 import warnings
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -49,6 +51,7 @@ VISIT_FIELDS = (
 )
 
 _NS_PER_DAY = 86_400 * 10**9
+_INTEGER_TEXT = re.compile(r"^[+-]?\d+$")
 
 
 def _column(frame: pd.DataFrame, col: str, role: str, hint: str) -> pd.Series:
@@ -90,9 +93,37 @@ def _parse_times(values: pd.Series, col: str) -> tuple[np.ndarray, np.ndarray]:
             wall = pd.Series([s.tz_localize(None) for s in stamps])
         else:
             instant = wall = pd.Series(stamps)
+    _check_ns_range(pd.Series(instant.to_numpy()), values.index, col)
+    _check_ns_range(pd.Series(wall.to_numpy()), values.index, col)
     instant_ns = instant.to_numpy().astype("datetime64[ns]").astype(np.int64)
     wall_ns = wall.to_numpy().astype("datetime64[ns]").astype(np.int64)
     return instant_ns, wall_ns
+
+
+def _check_ns_range(times: pd.Series, labels: pd.Index, col: str) -> None:
+    """Refuse times outside pandas' nanosecond range (1677-09-21 .. 2262-04-11).
+
+    Visits are ordered and binned by their int64 nanosecond stamps: a later or earlier
+    date (a 2300 typo, a 9999-12-31 "open end" sentinel) would silently wrap around to
+    a wrong day, weekday and order.
+    """
+    values = np.asarray(times.to_numpy())
+    if values.dtype.kind != "M":  # not datetime64 (e.g. object): pandas parses to ns
+        return
+    unit = np.datetime_data(values.dtype)[0]
+    ns = int(np.timedelta64(1, unit).astype("timedelta64[ns]").astype(np.int64))
+    ticks = values.view(np.int64)  # counts of ``unit``; integer bounds (numpy's casts wrap)
+    lo, hi = -(-pd.Timestamp.min.value // ns), pd.Timestamp.max.value // ns
+    bad = (ticks < lo) | (ticks > hi)
+    if bad.any():
+        rows = labels[bad][:5].tolist()
+        examples = [str(v) for v in values[bad][:3]]
+        raise VisitsError(
+            f"{int(bad.sum())} visits have a {col!r} time outside the range geocalliper can "
+            f"order and bin ({pd.Timestamp.min:%Y-%m-%d} to {pd.Timestamp.max:%Y-%m-%d}): "
+            f"index {rows}, e.g. {', '.join(examples)}. Fix or drop them (a far-future "
+            "date such as 9999-12-31 used as 'no end' should be NaT, or the column left out)."
+        )
 
 
 def _durations(
@@ -122,12 +153,117 @@ def _durations(
     return np.asarray(minutes, dtype=np.float64)
 
 
+def _id_kinds(values: Any) -> np.ndarray:
+    """Per id: ``"int"``, ``"int-text"`` (text such as ``"14"``), ``"text"`` or ``"other"``."""
+
+    def kind(v: Any) -> str:
+        if isinstance(v, int | np.integer) and not isinstance(v, bool | np.bool_):
+            return "int"
+        if isinstance(v, str):
+            return "int-text" if _INTEGER_TEXT.match(v.strip()) else "text"
+        return "other"
+
+    return np.array([kind(v) for v in values], dtype=object)
+
+
+def _as_ints(values: np.ndarray, kinds: np.ndarray) -> np.ndarray:
+    out = values.copy()
+    out[kinds == "int-text"] = [int(v) for v in values[kinds == "int-text"]]
+    return out
+
+
+def consistent_ids(values: pd.Series, col: str, name: str = "visits") -> pd.Series:
+    """Give the ids of one column one type: integer-like texts become ints beside ints.
+
+    An id column that mixes ``14`` and ``"14"`` (e.g. after concatenating a CSV read
+    with and one without dtypes) would make two users or places of one. Texts that are
+    whole numbers are read as integers, with a warning naming the column; a column that
+    mixes integers with other texts (``14`` and ``"cafe-42"``) is refused.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")
+    ...     consistent_ids(pd.Series([14, "14", None], dtype=object), "location_id").tolist()
+    [14, 14, None]
+    """
+    values = values.astype(object)
+    kinds = _id_kinds(values)
+    present = set(kinds.tolist())
+    if "int" not in present or not present & {"int-text", "text"}:
+        return values
+    if "text" in present:
+        i_int, i_text = np.flatnonzero(kinds == "int")[0], np.flatnonzero(kinds == "text")[0]
+        raise VisitsError(
+            f"The {col!r} column of the {name} mixes integer ids and text ids (e.g. "
+            f"{values.iloc[i_int]!r} at index {values.index[i_int]!r} and "
+            f"{values.iloc[i_text]!r} at index {values.index[i_text]!r}), which can never "
+            f"match each other. Make them one type first, e.g. "
+            f"{name.split()[-1]}[{col!r}] = {name.split()[-1]}[{col!r}].astype(str)."
+        )
+    n = int((kinds == "int-text").sum())
+    example = values.iloc[np.flatnonzero(kinds == "int-text")[0]]
+    warnings.warn(
+        f"The {col!r} column of the {name} mixes integer ids with {n} integer-like text "
+        f"ids (e.g. {example!r}); read those as integers, so that 14 and '14' are one id. "
+        "Give the column one type to silence this.",
+        UserWarning,
+        stacklevel=3,
+    )
+    return pd.Series(_as_ints(values.to_numpy(), kinds), index=values.index, dtype=object)
+
+
+def match_ids(values: Any, known: pd.Index, col: str, name: str) -> np.ndarray:
+    """Ids as the type of a fitted model's ids: ``"14"`` for a model of integer ids is 14.
+
+    Integer-like texts become integers when every known id is an integer, and integers
+    become texts when every known id is a text; either way with a warning naming the
+    column. Anything else is left as it is (an id the model does not know).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")
+    ...     match_ids(["14", "x", 3], pd.Index([3, 14]), "location_id", "history").tolist()
+    [14, 'x', 3]
+    """
+    values = np.asarray(pd.Series(values, dtype=object).to_numpy(), dtype=object)
+    known_kinds = set(_id_kinds(known).tolist())
+    if not len(values) or not known_kinds:
+        return values
+    kinds = _id_kinds(values)
+    if known_kinds == {"int"} and (kinds == "int-text").any():
+        out, was, now = _as_ints(values, kinds), "text", "integers"
+        example = values[kinds == "int-text"][0]
+    elif known_kinds <= {"int-text", "text"} and (kinds == "int").any():
+        out, was, now = values.copy(), "integers", "text"
+        out[kinds == "int"] = [str(v) for v in values[kinds == "int"]]
+        example = values[kinds == "int"][0]
+    else:
+        return values
+    warnings.warn(
+        f"The {col!r} ids of the {name} are {was} (e.g. {example!r}) but the model's are "
+        f"{now}: read them as {now}, so that they match. Pass ids of the model's type to "
+        "silence this.",
+        UserWarning,
+        stacklevel=3,
+    )
+    return out
+
+
 def _location_keys(
-    frame: pd.DataFrame, location_col: str | None, lon: np.ndarray, lat: np.ndarray
+    frame: pd.DataFrame,
+    location_col: str | None,
+    lon: np.ndarray,
+    lat: np.ndarray,
+    name: str = "visits",
 ) -> pd.Series:
     if location_col is not None and location_col in frame.columns:
-        ids = frame[location_col].reset_index(drop=True)
-        return ids.astype(object).where(ids.notna(), None)  # ints stay ints, NA -> None
+        ids = frame[location_col]
+        ids = ids.astype(object).where(ids.notna(), None)  # ints stay ints, NA -> None
+        return consistent_ids(ids, location_col, name).reset_index(drop=True)
     # no ids: a location is a distinct coordinate (1e-6 degrees, about 0.1 m)
     keys = [f"{x:.6f},{y:.6f}" for x, y in zip(lon, lat, strict=True)]
     return pd.Series(keys, dtype=object)
@@ -204,7 +340,8 @@ def prepare_visits(
         raise VisitsError(
             f"{int(users.isna().sum())} {name} have no user id; drop or fill them first."
         )
-    instant, wall = _parse_times(starts.reset_index(drop=True), start_col)
+    users = consistent_ids(users, user_col, name)
+    instant, wall = _parse_times(starts, start_col)
     check_geographic_range(geoms, name)
     ll = geoms if geoms.crs.equals(WGS84) else geoms.to_crs(WGS84)
     lon, lat = np.asarray(ll.x, dtype=np.float64), np.asarray(ll.y, dtype=np.float64)
@@ -221,7 +358,7 @@ def prepare_visits(
             "minute": minute.astype(np.int64),
             "weekday": ((day + 3) % 7).astype(np.int64),  # 1970-01-01 was a Thursday
             "duration": _durations(visits, instant, end_col, duration_col),
-            "location": _location_keys(visits, location_col, lon, lat),
+            "location": _location_keys(visits, location_col, lon, lat, name),
             "lon": lon,
             "lat": lat,
         }
