@@ -28,7 +28,7 @@ from .._params import FittedModuleMixin, ParamsMixin
 from ..calliper.estimator import CaLLiPer, default_device
 from ..coords import as_geoseries
 from ..exceptions import EmptyDataError, InvalidGeometryError, ModelFileError, NotFittedError
-from ..persistence import load_model_dir, save_model_dir
+from ..persistence import load_model_dir, staged_dir, write_model_dir
 from .metrics import next_location_scores
 from .module import MHSA
 from .sequences import (
@@ -643,8 +643,6 @@ class NextLocationPredictor(ParamsMixin, FittedModuleMixin):
         params["features"], params["head"] = self._features(), self._head()
         folder = Path(path)
         calliper = self._calliper_model()
-        if calliper is not None:
-            calliper.save(folder / CALLIPER_SUBDIR)
         config = {
             "params": params,
             "has_calliper": calliper is not None,
@@ -658,7 +656,11 @@ class NextLocationPredictor(ParamsMixin, FittedModuleMixin):
         tensors["locations.lonlat"] = torch.from_numpy(
             np.array(self.locations_[["lon", "lat"]], dtype=np.float64)
         )
-        return save_model_dir(folder, PREDICTOR_KIND, config, tensors)
+        with staged_dir(folder) as staged:  # all or nothing, the CaLLiPer model included
+            if calliper is not None:
+                calliper.save(staged / CALLIPER_SUBDIR)
+            write_model_dir(staged, PREDICTOR_KIND, config, tensors)
+        return folder
 
     @classmethod
     def load(
