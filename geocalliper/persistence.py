@@ -98,14 +98,12 @@ def _check_replaceable(target: Path, entries: frozenset[str]) -> None:
     """Refuse to save over a file, or over a folder that holds more than a model."""
     if target.is_symlink() or (target.exists() and not target.is_dir()):
         raise FileExistsError(
-            errno.EEXIST,
             f"Cannot save a model to {str(target)!r}: it is a file, not a folder. "
             "Choose a folder name that is not taken, or remove that file.",
         )
     for parent in target.parents:
         if parent.exists() and not parent.is_dir():
             raise FileExistsError(
-                errno.EEXIST,
                 f"Cannot save a model to {str(target)!r}: {str(parent)!r} is a file, not a "
                 "folder. Choose another path.",
             )
@@ -113,7 +111,6 @@ def _check_replaceable(target: Path, entries: frozenset[str]) -> None:
         other = sorted(p.name for p in target.iterdir() if p.name not in entries)
         if other:
             raise FileExistsError(
-                errno.EEXIST,
                 f"Cannot save a model to {str(target)!r}: the folder holds other files "
                 f"({', '.join(other[:5])}) that a save would delete. Save to a new or "
                 "empty folder, or to a folder that only holds a saved model.",

@@ -251,6 +251,12 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
     def _texts(
         self, pois: gpd.GeoDataFrame, text: str | Sequence[str] | pd.Series | Callable
     ) -> list[str]:
+        if text is None:
+            raise TypeError(
+                "text=None: say where the POIs' texts are. Pass text='your_column', a "
+                "template like 'A place of {fclass}', a list or Series of texts, or leave "
+                "it out to use the 'text' column."
+            )
         if isinstance(text, str) and text not in pois.columns and "{" not in text:
             raise MissingColumnError(
                 f"The POIs have no text column {text!r} (columns: {list(pois.columns)}). "

@@ -55,6 +55,13 @@ def _json_id(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
+def _check_k(k: Any) -> int:
+    """``k`` as an ``int``: a whole number of places, at least 1 (NumPy integers too)."""
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+        raise ValueError(f"k (places per user) must be a whole number of at least 1, got {k!r}.")
+    return int(k)
+
+
 class NextLocationPredictor(ParamsMixin, FittedModuleMixin):
     """Predict where a person goes next from their recent visits (MHSA transformer).
 
@@ -589,8 +596,7 @@ class NextLocationPredictor(ParamsMixin, FittedModuleMixin):
             candidate's geometry, in the candidates' CRS.
         """
         self._check_fitted()
-        if k < 1:
-            raise ValueError(f"k must be at least 1, got {k}.")
+        k = _check_k(k)
         table = self._prepare(history, name="history")
         ids, pos, cand_emb, geometry = self._candidates(candidates)
         k = min(k, len(ids))
