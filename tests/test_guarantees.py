@@ -402,3 +402,24 @@ def test_cli_names_bad_paths(fitted: gc.CaLLiPer, tmp_path: Path, cli, helsinki_
         assert res.returncode == 2, (args, res.stderr)
         assert words in res.stderr and "Errno" not in res.stderr, res.stderr
         assert len(res.stderr.strip().splitlines()) == 1, res.stderr
+
+
+def test_antimeridian_areas_get_their_own_zone_and_clear_errors(
+    fitted: gc.CaLLiPer, monkeypatch
+) -> None:
+    import shapely
+
+    from geocalliper.coords import estimate_metric_crs
+    from geocalliper.exceptions import InvalidGeometryError
+
+    fiji = gpd.GeoSeries([Point(179.6, -17.0), Point(-179.9, -16.6), Point(178.4, -18.1)], crs=4326)
+    assert estimate_metric_crs(fiji).to_epsg() == 32760  # not zone 30S around longitude 0
+    helsinki = gpd.GeoSeries([Point(24.9, 60.1), Point(25.1, 60.3)], crs=4326)
+    assert estimate_metric_crs(helsinki).to_epsg() == 32635
+
+    def topology(*args, **kwargs):  # what GEOS raises on an area folded over the antimeridian
+        raise shapely.errors.GEOSException("TopologyException: side location conflict")
+
+    monkeypatch.setattr(shapely, "union_all", topology)
+    with pytest.raises(InvalidGeometryError, match="antimeridian"):
+        gc.embed_grid(fitted, (24.9, 60.15, 25.0, 60.2), resolution=500, area_crs=4326)
