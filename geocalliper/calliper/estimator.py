@@ -131,6 +131,10 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
         The distinct training texts (index) and how many POIs had each (values), most
         frequent first; ``None`` for a model saved by a version that did not keep them.
         Their log-counts are the prior of :meth:`describe`.
+    training_extent_ : tuple of float or None
+        Bounding box ``(xmin, ymin, xmax, ymax)`` of the training POIs in :attr:`crs_`;
+        embedding points far outside it warns (:meth:`outside_margin`). ``None`` for a
+        model saved by a version that did not keep it.
 
     Examples
     --------
@@ -393,6 +397,12 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
 
         The training extent is the bounding box of the training POIs in :attr:`crs_`
         (``training_extent_``); a model saved before it was kept returns zeros.
+
+        Examples
+        --------
+        >>> x0, y0, x1, y1 = model.training_extent_                # doctest: +SKIP
+        >>> model.outside_distance([[x1 + 5_000, y0]])              # doctest: +SKIP
+        array([5000.])
         """
         xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
         extent = getattr(self, "training_extent_", None)
@@ -405,7 +415,16 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
 
     def outside_margin(self) -> float:
         """Metres beyond the training extent where a point counts as far outside it: the
-        larger of ``lambda_max`` and half the extent's longer side."""
+        larger of ``lambda_max`` and half the extent's longer side.
+
+        Embedding such points warns with
+        :class:`~geocalliper.exceptions.OutsideTrainingAreaWarning`.
+
+        Examples
+        --------
+        >>> model.outside_margin() >= model.lambda_max             # doctest: +SKIP
+        True
+        """
         xmin, ymin, xmax, ymax = getattr(self, "training_extent_", None) or (0, 0, 0, 0)
         return max(float(self.lambda_max), 0.5 * max(xmax - xmin, ymax - ymin))
 
