@@ -4,8 +4,13 @@ fitted state (a torch ``module_``)."""
 from __future__ import annotations
 
 import inspect
+import math
+import numbers
+import types
+import typing
 from typing import Any, TypeVar
 
+import numpy as np
 import torch
 
 from .exceptions import NotFittedError
@@ -37,6 +42,73 @@ class ParamsMixin:
         for k, v in params.items():
             setattr(self, k, v)
         return self
+
+
+def _allowed_types(cls: type, name: str, default: Any) -> tuple[type, ...] | None:
+    """The types parameter ``name`` of ``cls.__init__`` takes: its annotation when it is
+    made of plain classes (``str | None``), else the type of its default; ``None``
+    when that cannot be told (``Any``, no default)."""
+    try:
+        hint = typing.get_type_hints(cls.__init__).get(name)
+    except Exception:  # an annotation that does not evaluate here
+        hint = None
+    if hint is not None:
+        args = (
+            typing.get_args(hint)
+            if typing.get_origin(hint) in (typing.Union, types.UnionType)
+            else (hint,)
+        )
+        args = tuple(typing.get_origin(a) or a for a in args)
+        if all(isinstance(a, type) and a is not Any for a in args):
+            return args
+        return None
+    if default is inspect.Parameter.empty or default is None:
+        return None
+    return (type(default),)
+
+
+def check_param_types(estimator: Any) -> None:
+    """Check each ``__init__`` parameter of ``estimator`` against its annotation (or its
+    default's type), converting NumPy scalars to Python numbers in place.
+
+    ``int`` accepts any integer but ``bool``; ``float`` accepts any finite real number
+    but ``bool``. Parameters whose type cannot be told are left alone.
+
+    Raises
+    ------
+    TypeError
+        A value of the wrong type, naming the parameter and the types it takes.
+    ValueError
+        A NaN or infinite float.
+    """
+    cls = type(estimator)
+    for name, p in inspect.signature(cls.__init__).parameters.items():
+        if name == "self" or not hasattr(estimator, name):
+            continue
+        allowed = _allowed_types(cls, name, p.default)
+        value = getattr(estimator, name)
+        if isinstance(value, np.generic):  # np.float32(0.3), np.int64(1), np.bool_(True)
+            value = value.item()
+            setattr(estimator, name, value)
+        if allowed is None or object in allowed:
+            continue
+        ok = False
+        for t in allowed:
+            if t is bool:
+                ok = isinstance(value, bool)
+            elif t is int:
+                ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+            elif t is float:
+                ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+                if ok and not math.isfinite(value):
+                    raise ValueError(f"{name} must be a finite number, got {value!r}.")
+            else:
+                ok = isinstance(value, t)
+            if ok:
+                break
+        if not ok:
+            names = " or ".join("None" if t is type(None) else t.__name__ for t in allowed)
+            raise TypeError(f"{name} must be {names}, got {value!r} ({type(value).__name__}).")
 
 
 class FittedModuleMixin:

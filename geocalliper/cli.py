@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -151,11 +153,12 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
 
 def _cmd_embed(args: argparse.Namespace) -> int:
     from . import CaLLiPer, read_pois
+    from .reduce import embed_geometries
 
     model = CaLLiPer.load(args.model, progress=not args.quiet)
     points = read_pois(args.points)
     out = Path(args.out)
-    write_vector(points.join(model.embed(points)), out)
+    write_vector(points.join(embed_geometries(model, points, how=args.how)), out)
     print(f"Embedded {len(points)} places into {model.embedding_dim} dimensions: {out}")
     return 0
 
@@ -503,7 +506,7 @@ def build_parser() -> argparse.ArgumentParser:
             epilog=EXAMPLES[name],
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
-        cmd.set_defaults(func=func)
+        cmd.set_defaults(func=func, command_parser=cmd)
         return cmd
 
     demo = command("demo", "pre-train on the bundled Helsinki OSM extract", _cmd_demo)
@@ -541,6 +544,13 @@ def build_parser() -> argparse.ArgumentParser:
     emb.add_argument("model", help=MODEL_HELP)
     emb.add_argument("points", help="points file (CSV, GeoParquet, GeoPackage …)")
     emb.add_argument("--out", required=True, help=".parquet, .gpkg or .csv to write")
+    emb.add_argument(
+        "--how",
+        choices=["centroid", "mean"],
+        default=None,
+        help="lines and polygons: embed a point inside each (centroid), or average points "
+        "sampled inside (mean); default: centroid, with a warning",
+    )
 
     grid = command(
         "grid", "area file + resolution -> embedding GeoTIFF and an RGB preview", _cmd_grid
@@ -675,18 +685,68 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: ``gdf.calliper.embed(model, how='mean')`` in a library hint: the argument alone
+_PY_CALL = re.compile(r"gdf\.calliper\.embed\(model, (\w+=[^)]*)\)")
+#: ``name='value'`` / ``name=value`` in a library hint
+_KWARG = re.compile(r"\b([a-z][a-z_]*)=('[^']*'|\"[^\"]*\"|[\w.\-]+)")
+
+
+def cli_hint(message: str, flags: frozenset[str] | set[str]) -> str:
+    """Rewrite the Python arguments a library message suggests (``how='mean'``) as the
+    command's flags (``--how mean``) where the command has that flag.
+
+    Examples
+    --------
+    >>> cli_hint("Pass how='centroid' or text='A place of {fclass}'.", {"--how", "--text"})
+    "Pass --how centroid or --text 'A place of {fclass}'."
+    """
+    message = _PY_CALL.sub(r"\1", message)
+
+    def flag(m: re.Match) -> str:
+        name, value = "--" + m.group(1).replace("_", "-"), m.group(2)
+        if name not in flags:
+            return m.group(0)
+        if value[:1] in "'\"" and re.fullmatch(r"[\w.\-]+", value[1:-1]):
+            value = value[1:-1]
+        return f"{name} {value}"
+
+    return _KWARG.sub(flag, message)
+
+
+def _check_out(out: str | None) -> None:
+    """Refuse an ``--out`` below a file before any work (not "[Errno 17] File exists")."""
+    if not out:
+        return
+    for parent in Path(out).parents:
+        if parent.exists() and not parent.is_dir():
+            raise ValueError(
+                f"Cannot write --out {out}: {parent} is a file, not a folder. Choose an "
+                "--out in an existing folder or a new one."
+            )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``geocalliper`` console script."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     args = build_parser().parse_args(argv)
+    sub = getattr(args, "command_parser", None)  # the hints of a library message use its flags
+    flags = frozenset(sub._option_string_actions) if sub is not None else frozenset()
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        text = " ".join(str(message).split())
+        print(f"geocalliper: warning: {cli_hint(text, flags)}", file=sys.stderr)
+
     try:
-        return int(args.func(args))
+        with warnings.catch_warnings():
+            warnings.showwarning = show  # one line each, with the command's flags
+            _check_out(getattr(args, "out", None))
+            return int(args.func(args))
     except KeyboardInterrupt:
         print("geocalliper: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # one clear line, not a traceback
         message = " ".join(str(exc).split()) or type(exc).__name__
-        print(f"geocalliper: error: {message}", file=sys.stderr)
+        print(f"geocalliper: error: {cli_hint(message, flags)}", file=sys.stderr)
         return 2
 
 

@@ -126,10 +126,39 @@ def metric_crs(crs: Any) -> CRS:
     return out
 
 
+def _antimeridian_utm(geoms: gpd.GeoSeries) -> CRS | None:
+    """The UTM zone of geographic ``geoms`` that straddle the antimeridian (±180°), by
+    the circular mean of their longitudes; ``None`` for data that do not, or that
+    spread over more than half the globe."""
+    if geoms.crs is None or not CRS(geoms.crs).is_geographic or geoms.empty:
+        return None
+    xy = shapely.get_coordinates(np.asarray(geoms.values))
+    if not len(xy) or np.ptp(xy[:, 0]) <= 180.0:
+        return None
+    angle = np.deg2rad(xy[:, 0])
+    mean = np.arctan2(np.sin(angle).mean(), np.cos(angle).mean())
+    gap = np.abs(np.angle(np.exp(1j * (angle - mean))))  # each point's distance to the mean
+    if gap.max() > np.pi / 2:
+        return None
+    zone = int((np.rad2deg(mean) + 180.0) // 6.0) % 60 + 1
+    return CRS.from_epsg((32600 if np.mean(xy[:, 1]) >= 0 else 32700) + zone)
+
+
 def estimate_metric_crs(geoms: gpd.GeoSeries) -> CRS:
-    """Choose a UTM CRS in metres that suits ``geoms`` (``estimate_utm_crs``)."""
+    """Choose a UTM CRS in metres that suits ``geoms`` (``estimate_utm_crs``).
+
+    Data that straddle the antimeridian (e.g. Fiji, longitudes 179° and -179°) get the
+    zone around their circular mean longitude, not one around longitude 0.
+
+    Examples
+    --------
+    >>> from shapely.geometry import Point
+    >>> fiji = gpd.GeoSeries([Point(179.5, -17.0), Point(-179.8, -16.5)], crs=4326)
+    >>> estimate_metric_crs(fiji).to_epsg()
+    32760
+    """
     try:
-        return geoms.estimate_utm_crs()
+        return _antimeridian_utm(geoms) or geoms.estimate_utm_crs()
     except Exception as exc:  # e.g. bounds outside any UTM zone
         raise CRSError(
             f"Could not choose a UTM CRS for these data ({exc}). Pass crs= with a projected "

@@ -98,3 +98,26 @@ class DiskFullError(GeocalliperError, OSError):
 
     def __str__(self) -> str:  # OSError would prefix "[Errno 28]" only with two args
         return str(self.args[0]) if self.args else ""
+
+
+class DegenerateTextsError(GeocalliperError, ValueError):
+    """The training texts cannot teach the model anything: e.g. every POI has the same."""
+
+
+class OutsideTrainingAreaWarning(UserWarning):
+    """Points lie far outside the area the model was trained on; their embeddings
+    extrapolate.
+
+    "Far" means more than the larger of the model's ``lambda_max`` and half the longer
+    side of the training POIs' bounding box beyond that box (in the model's CRS).
+    Silence it where it is intended::
+
+        import warnings
+        from geocalliper.exceptions import OutsideTrainingAreaWarning
+        warnings.filterwarnings("ignore", category=OutsideTrainingAreaWarning)
+    """
+
+
+class TextCacheWarning(UserWarning):
+    """The text-embedding cache file cannot be read or written (corrupt, read-only…) and
+    is bypassed, or held invalid vectors that were recomputed."""

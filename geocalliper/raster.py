@@ -277,7 +277,15 @@ def grid_spec(
         if np.isfinite(step) and step > 0:
             geoms = geoms.segmentize(step)
         geoms = geoms.to_crs(grid_crs)
-    geom = shapely.union_all(np.asarray(geoms.values))
+    try:
+        geom = shapely.union_all(np.asarray(geoms.values))
+    except shapely.errors.GEOSException as exc:  # e.g. TopologyException
+        raise InvalidGeometryError(
+            f"The study area's geometries cannot be combined in the grid CRS {grid_crs.name!r} "
+            f"({exc}). This happens when an area crosses the antimeridian (±180°) or leaves "
+            "the CRS' area of use: split it at 180°, or pass crs= with a projected CRS that "
+            "covers it (e.g. the UTM zone of the area)."
+        ) from exc
     if geom is None or geom.is_empty:
         raise EmptyDataError("The study area is empty in the grid CRS.")
     bounds = np.asarray(geom.bounds, dtype=float)

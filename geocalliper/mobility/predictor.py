@@ -28,7 +28,7 @@ from .._params import FittedModuleMixin, ParamsMixin
 from ..calliper.estimator import CaLLiPer, default_device
 from ..coords import as_geoseries
 from ..exceptions import EmptyDataError, InvalidGeometryError, ModelFileError, NotFittedError
-from ..persistence import load_model_dir, save_model_dir
+from ..persistence import load_model_dir, staged_dir, write_model_dir
 from .metrics import next_location_scores
 from .module import MHSA
 from .sequences import (
@@ -53,6 +53,13 @@ EVAL_CELLS = 2_000_000
 def _json_id(value: Any) -> Any:
     """A location or user id as a JSON value (numpy scalars to Python)."""
     return value.item() if hasattr(value, "item") else value
+
+
+def _check_k(k: Any) -> int:
+    """``k`` as an ``int``: a whole number of places, at least 1 (NumPy integers too)."""
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+        raise ValueError(f"k (places per user) must be a whole number of at least 1, got {k!r}.")
+    return int(k)
 
 
 class NextLocationPredictor(ParamsMixin, FittedModuleMixin):
@@ -598,8 +605,7 @@ class NextLocationPredictor(ParamsMixin, FittedModuleMixin):
             candidate's geometry, in the candidates' CRS.
         """
         self._check_fitted()
-        if k < 1:
-            raise ValueError(f"k must be at least 1, got {k}.")
+        k = _check_k(k)
         table = self._match_ids(self._prepare(history, name="history"), "history")
         ids, pos, cand_emb, geometry = self._candidates(candidates)
         k = min(k, len(ids))
@@ -652,8 +658,6 @@ class NextLocationPredictor(ParamsMixin, FittedModuleMixin):
         params["features"], params["head"] = self._features(), self._head()
         folder = Path(path)
         calliper = self._calliper_model()
-        if calliper is not None:
-            calliper.save(folder / CALLIPER_SUBDIR)
         config = {
             "params": params,
             "has_calliper": calliper is not None,
@@ -667,7 +671,11 @@ class NextLocationPredictor(ParamsMixin, FittedModuleMixin):
         tensors["locations.lonlat"] = torch.from_numpy(
             np.array(self.locations_[["lon", "lat"]], dtype=np.float64)
         )
-        return save_model_dir(folder, PREDICTOR_KIND, config, tensors)
+        with staged_dir(folder) as staged:  # all or nothing, the CaLLiPer model included
+            if calliper is not None:
+                calliper.save(staged / CALLIPER_SUBDIR)
+            write_model_dir(staged, PREDICTOR_KIND, config, tensors)
+        return folder
 
     @classmethod
     def load(
