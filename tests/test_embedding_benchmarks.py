@@ -60,7 +60,8 @@ def test_knn_votes_follow_the_nearest_labels(bench) -> None:
 def test_quick_land_use_probe_reports_every_control(bench, shared_data, tmp_path) -> None:
     _, probe = bench
     out = tmp_path / "probe.json"
-    report = probe.main(["--quick", "--data", str(shared_data), "--out", str(out), "--threads", "1"])
+    args = ["--quick", "--data", str(shared_data), "--out", str(out), "--threads", "1"]
+    report = probe.main(args)
     saved = json.loads(out.read_text())
     methods = {r["method"] for r in saved["summary"]}
     assert methods == {

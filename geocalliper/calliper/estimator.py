@@ -52,6 +52,8 @@ _RANGES = (
     ("weight_decay", 0.0, math.inf, "[)"),
     ("val_fraction", 0.0, 1.0, "()"),
     ("patience", 0, math.inf, "[)"),
+    ("warmup_steps", 0, math.inf, "[)"),
+    ("min_steps", 0, math.inf, "[)"),
     ("seed", 0, 2**63, "[)"),
 )
 #: fewest POIs that make a training and a validation set
@@ -276,8 +278,23 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
                 raise ValueError(f"{name} must be a positive integer or None, got {value!r}.")
         if self.batch_size < 2:
             raise ValueError("batch_size must be at least 2 for a contrastive loss.")
-from .texts import check_training_texts
-from .training import SCHEDULES, TrainingConfig, train_contrastive
+        if self.lr_schedule not in SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {SCHEDULES}, got {self.lr_schedule!r}.")
+        for name, low, high, rule in _RANGES:
+            value = getattr(self, name)
+            if value is None:  # e.g. max_logit_scale=None: no cap
+                continue
+            if not (low < value if rule[0] == "(" else low <= value) or not (
+                value < high if rule[1] == ")" else value <= high
+            ):
+                raise ValueError(
+                    f"{name} must be in {rule[0]}{low}, {high}{rule[1]}, got {value!r}."
+                )
+        if self.lambda_max < self.lambda_min:
+            raise ValueError(
+                f"lambda_max ({self.lambda_max}) must not be smaller than lambda_min "
+                f"({self.lambda_min}): they are the finest and coarsest scales in metres."
+            )
 
     def _new_module(self, text_dim: int) -> CaLLiPerModule:
         return CaLLiPerModule(
