@@ -77,6 +77,35 @@ class PositionalEncoding(nn.Module):
         return ", ".join(f"{k}={v}" for k, v in self.config().items())
 
 
+class MultiScaleEncoding(PositionalEncoding):
+    """A positional encoding at ``num_scales`` scales from ``lambda_min`` to ``lambda_max``
+    metres, with output in ``dtype``: the options every encoding here shares."""
+
+    def __init__(
+        self,
+        num_scales: int = 32,
+        lambda_min: float = 100.0,
+        lambda_max: float = 10_000.0,
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
+        super().__init__()
+        self.num_scales = int(num_scales)
+        self.lambda_min = float(lambda_min)
+        self.lambda_max = float(lambda_max)
+        self.dtype = dtype
+
+    def scales(self) -> torch.Tensor:
+        """The ``S`` geometric scales, float64 (see :func:`geometric_scales`)."""
+        return geometric_scales(self.num_scales, self.lambda_min, self.lambda_max)
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "num_scales": self.num_scales,
+            "lambda_min": self.lambda_min,
+            "lambda_max": self.lambda_max,
+        }
+
+
 #: name → class of every positional encoding; filled by :func:`register_encoding`
 ENCODINGS: dict[str, type[PositionalEncoding]] = {}
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from .base import PositionalEncoding, geometric_scales, register_encoding, sin_cos
+from .base import MultiScaleEncoding, geometric_scales, register_encoding, sin_cos
 
 #: radius (m) of WGS 84 / World Equidistant Cylindrical (EPSG:4087): x = R·lon, y = R·lat
 EQC_RADIUS = 6_378_137.0
@@ -38,7 +38,7 @@ def gaussian_frequencies(
     return (draws / scales[None, :, None]).reshape(dims, -1)
 
 
-class _FourierFeatures(PositionalEncoding):
+class _FourierFeatures(MultiScaleEncoding):
     """Shared body: ``sin``/``cos`` of ``points(coords) @ frequencies``."""
 
     dims = 2
@@ -52,15 +52,11 @@ class _FourierFeatures(PositionalEncoding):
         seed: int = 0,
         dtype: torch.dtype = torch.float32,
     ) -> None:
-        super().__init__()
+        super().__init__(num_scales, lambda_min, lambda_max, dtype)
         if int(frequencies_per_scale) < 1:
             raise ValueError(f"frequencies_per_scale must be >= 1, got {frequencies_per_scale!r}.")
-        self.num_scales = int(num_scales)
-        self.lambda_min = float(lambda_min)
-        self.lambda_max = float(lambda_max)
         self.frequencies_per_scale = int(frequencies_per_scale)
         self.seed = int(seed)
-        self.dtype = dtype
         # saved with the weights: a model reloads with exactly the frequencies it learned on
         self.register_buffer(
             "frequencies",
@@ -76,9 +72,7 @@ class _FourierFeatures(PositionalEncoding):
 
     def config(self) -> dict[str, Any]:
         return {
-            "num_scales": self.num_scales,
-            "lambda_min": self.lambda_min,
-            "lambda_max": self.lambda_max,
+            **super().config(),
             "frequencies_per_scale": self.frequencies_per_scale,
             "seed": self.seed,
         }

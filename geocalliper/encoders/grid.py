@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 
-from .base import PositionalEncoding, geometric_scales, register_encoding, sin_cos
+from .base import MultiScaleEncoding, geometric_scales, register_encoding, sin_cos
 
 
 def grid_frequencies(
@@ -34,7 +32,7 @@ def grid_frequencies(
 
 
 @register_encoding
-class GridEncoding(PositionalEncoding):
+class GridEncoding(MultiScaleEncoding):
     r"""Grid positional encoding of 2-D coordinates (the CaLLiPer reference).
 
     For each coordinate ``c ∈ {x, y}`` and scale ``s`` the features are
@@ -69,26 +67,13 @@ class GridEncoding(PositionalEncoding):
         lambda_max: float = 10_000.0,
         dtype: torch.dtype = torch.float32,
     ) -> None:
-        super().__init__()
-        self.num_scales = int(num_scales)
-        self.lambda_min = float(lambda_min)
-        self.lambda_max = float(lambda_max)
-        self.dtype = dtype
-        self.register_buffer(
-            "omega", grid_frequencies(num_scales, lambda_min, lambda_max), persistent=False
-        )
+        super().__init__(num_scales, lambda_min, lambda_max, dtype)
+        self.register_buffer("omega", 1.0 / self.scales(), persistent=False)
 
     @property
     def out_features(self) -> int:
         """Number of output features, ``4 S``."""
         return 4 * self.num_scales
-
-    def config(self) -> dict[str, Any]:
-        return {
-            "num_scales": self.num_scales,
-            "lambda_min": self.lambda_min,
-            "lambda_max": self.lambda_max,
-        }
 
     def forward(self, coords: torch.Tensor) -> torch.Tensor:
         """Encode ``coords`` of shape ``(N, 2)`` (x, y in metres) to ``(N, 4 S)``."""

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch
 
-from .base import PositionalEncoding, geometric_scales, register_encoding, sin_cos
+from .base import MultiScaleEncoding, register_encoding, sin_cos
 
 
 @register_encoding
-class TheoryEncoding(PositionalEncoding):
+class TheoryEncoding(MultiScaleEncoding):
     r"""Space2Vec "theory" encoding (Mai et al. 2020): projections on three unit vectors.
 
     The coordinates are projected on :math:`a_j = (\cos θ_j, \sin θ_j)` with
@@ -44,14 +43,10 @@ class TheoryEncoding(PositionalEncoding):
         lambda_max: float = 10_000.0,
         dtype: torch.dtype = torch.float32,
     ) -> None:
-        super().__init__()
-        self.num_scales = int(num_scales)
-        self.lambda_min = float(lambda_min)
-        self.lambda_max = float(lambda_max)
-        self.dtype = dtype
+        super().__init__(num_scales, lambda_min, lambda_max, dtype)
         angles = torch.tensor([0.0, 2.0 * math.pi / 3.0, 4.0 * math.pi / 3.0], dtype=torch.float64)
         directions = torch.stack((torch.cos(angles), torch.sin(angles)), dim=0)  # (2, 3)
-        omega = 1.0 / geometric_scales(num_scales, lambda_min, lambda_max)  # (S,)
+        omega = 1.0 / self.scales()  # (S,)
         # (2, 3 S): column (j, s) projects on direction j at frequency omega_s
         self.register_buffer(
             "matrix",
@@ -63,13 +58,6 @@ class TheoryEncoding(PositionalEncoding):
     def out_features(self) -> int:
         """Number of output features, ``6 S``."""
         return 6 * self.num_scales
-
-    def config(self) -> dict[str, Any]:
-        return {
-            "num_scales": self.num_scales,
-            "lambda_min": self.lambda_min,
-            "lambda_max": self.lambda_max,
-        }
 
     def forward(self, coords: torch.Tensor) -> torch.Tensor:
         """Encode ``coords`` of shape ``(N, 2)`` (x, y in metres) to ``(N, 6 S)``."""
