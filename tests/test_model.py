@@ -237,12 +237,15 @@ def test_not_fitted() -> None:
         gc.CaLLiPer().embed(gpd.GeoSeries([], crs=4326))
 
 
-def test_same_text_pairs_are_positives_in_the_loss() -> None:
+def test_same_text_copies_in_a_batch_are_not_false_negatives() -> None:
+    # treating pairs with the same text as positives (each row's target spread over
+    # the columns of its text) gives exactly the reference loss when equal texts share
+    # one vector, as they do in fit: the copies have identical logits
     torch.manual_seed(1)
-    loc = torch.nn.functional.normalize(torch.randn(5, 3), dim=1)
-    txt = torch.nn.functional.normalize(torch.randn(5, 3), dim=1)
-    ids = torch.tensor([0, 1, 0, 2, 1])
-    txt = txt[torch.tensor([0, 1, 0, 3, 1])]  # equal ids, equal texts
+    loc = torch.nn.functional.normalize(torch.randn(6, 3), dim=1)
+    ids = torch.tensor([0, 1, 0, 2, 1, 0])
+    table = torch.nn.functional.normalize(torch.randn(3, 3), dim=1)
+    txt = table[ids]
     s = torch.tensor(1.5)
     logits = (np.exp(1.5) * loc @ txt.T).numpy().astype(np.float64)
     same = (ids[:, None] == ids[None, :]).numpy().astype(np.float64)
@@ -252,12 +255,13 @@ def test_same_text_pairs_are_positives_in_the_loss() -> None:
         logp = m - np.log(np.exp(m).sum(axis=1, keepdims=True))
         return float(-(target * logp).sum(axis=1).mean())
 
-    expected = 0.5 * (soft_ce(logits) + soft_ce(logits.T))
-    assert float(contrastive_loss(loc, txt, s, ids)) == pytest.approx(expected, rel=1e-5)
-    # all ids distinct: the reference loss exactly
-    distinct = torch.arange(5)
-    assert float(contrastive_loss(loc, txt, s, distinct)) == pytest.approx(
-        float(contrastive_loss(loc, txt, s)), rel=1e-6
+    positives = 0.5 * (soft_ce(logits) + soft_ce(logits.T))
+    assert float(contrastive_loss(loc, txt, s)) == pytest.approx(positives, rel=1e-6)
+    # with distinct vectors for the "same" text, the two would differ
+    noisy = txt + 0.3 * torch.randn_like(txt)
+    logits = (np.exp(1.5) * loc @ noisy.T).numpy().astype(np.float64)
+    assert float(contrastive_loss(loc, noisy, s)) != pytest.approx(
+        0.5 * (soft_ce(logits) + soft_ce(logits.T)), rel=1e-3
     )
 
 
@@ -380,7 +384,6 @@ def test_model_files_from_before_the_encoding_option_load_as_grid(
         "encoding",
         "frequencies_per_scale",
         "normalize_text",
-        "same_text_positive",
         "max_steps",
         "warmup_steps",
         "lr_schedule",

@@ -112,9 +112,6 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
         (100, as CLIP; ``None``: no cap, as the CaLLiPer reference).
     normalize_text
         L2-normalise the projected text embeddings in the loss (``False``: the reference).
-    same_text_positive
-        In a batch, POIs with the same text are positives of each other rather than
-        negatives (``False``: the reference's plain InfoNCE).
     batch_size, max_steps, max_epochs
         Training length in optimiser steps of ``batch_size`` pairs: at most
         ``max_steps`` (and ``max_epochs`` passes, if given). A batch larger than the
@@ -202,7 +199,6 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
         temperature: float = 0.07,
         max_logit_scale: float | None = 100.0,
         normalize_text: bool = True,
-        same_text_positive: bool = True,
         batch_size: int = 256,
         max_steps: int = 3000,
         max_epochs: int | None = None,
@@ -234,7 +230,6 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
         self.temperature = temperature
         self.max_logit_scale = max_logit_scale
         self.normalize_text = normalize_text
-        self.same_text_positive = same_text_positive
         self.batch_size = batch_size
         self.max_steps = max_steps
         self.max_epochs = max_epochs
@@ -405,7 +400,6 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
             eval_every=self.eval_every,
             patience=self.patience,
             min_steps=self.min_steps,
-            same_text_positive=self.same_text_positive,
             seed=self.seed,
             progress=self.progress,
         )

@@ -78,32 +78,25 @@ class CaLLiPerModule(nn.Module):
 
 
 def contrastive_loss(
-    loc: torch.Tensor,
-    txt: torch.Tensor,
-    logit_scale: torch.Tensor,
-    text_ids: torch.Tensor | None = None,
+    loc: torch.Tensor, txt: torch.Tensor, logit_scale: torch.Tensor
 ) -> torch.Tensor:
     r"""Bidirectional InfoNCE: mean of location→text and text→location cross-entropy.
 
-    ``logits = exp(s) · L Tᵀ`` with matching pairs on the diagonal. With ``text_ids``
-    (one integer per pair), pairs that share a text are positives too: each row's
-    target spreads evenly over the columns with the same text, instead of treating
-    an identical text as a negative (the in-batch false negatives that many POIs
-    with one text create). Without it, the reference loss.
+    ``logits = exp(s) · L Tᵀ`` with matching pairs on the diagonal; ``loc`` and
+    ``txt`` are expected L2-normalised.
+
+    Many POIs share a text, so a batch holds copies of one text vector. Counting a copy
+    as a negative looks like a false negative, but it is not one here: identical
+    columns have identical logits, so spreading each row's target over the columns of
+    its text (treating same-text pairs as positives) gives exactly this loss, in both
+    directions (``tests/test_model.py`` checks it).
 
     Examples
     --------
     >>> eye = torch.eye(3)
     >>> float(contrastive_loss(eye, eye, torch.tensor(0.0))) > 0
     True
-    >>> same = contrastive_loss(eye, eye, torch.tensor(0.0), torch.tensor([0, 0, 1]))
-    >>> float(same) < float(contrastive_loss(eye, eye, torch.tensor(0.0)))
-    True
     """
     logits = logit_scale.exp() * loc @ txt.T
-    if text_ids is None:
-        target = torch.arange(loc.shape[0], device=loc.device)
-        return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
-    positive = (text_ids[:, None] == text_ids[None, :]).to(logits.dtype)
-    target = positive / positive.sum(dim=1, keepdim=True)  # symmetric mask: rows = columns
+    target = torch.arange(loc.shape[0], device=loc.device)
     return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))

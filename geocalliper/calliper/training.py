@@ -41,7 +41,6 @@ class TrainingConfig:
     eval_every: int | None = None
     patience: int = 10
     min_steps: int = 300
-    same_text_positive: bool = True
     seed: int = 0
     progress: bool = True
 
@@ -91,15 +90,13 @@ def evaluate_loss(
     data: ContrastiveDataset,
     idx: torch.Tensor,
     batch_size: int,
-    same_text_positive: bool = False,
 ) -> float:
     """Mean contrastive loss over ``idx`` in fixed batches (eval mode, no dropout)."""
     module.eval()
     total, count = 0.0, 0
     for batch in iter_batches(idx, batch_size):
         loc, txt = module(*data.batch(batch))
-        ids = data.text_ids(batch) if same_text_positive else None
-        total += float(contrastive_loss(loc, txt, module.logit_scale, ids)) * len(batch)
+        total += float(contrastive_loss(loc, txt, module.logit_scale)) * len(batch)
         count += len(batch)
     return total / max(count, 1)
 
@@ -180,8 +177,7 @@ def train_contrastive(
         module.train()
         for batch in iter_batches(train, batch_size, generator=generator, drop_last=True):
             loc, txt = module(*data.batch(batch))
-            ids = data.text_ids(batch) if config.same_text_positive else None
-            loss = contrastive_loss(loc, txt, module.logit_scale, ids)
+            loss = contrastive_loss(loc, txt, module.logit_scale)
             if not torch.isfinite(loss):
                 bar.close()
                 raise _diverged("training loss", step + 1, config)
@@ -196,7 +192,7 @@ def train_contrastive(
             bar.update(1)
             if step % eval_every and step < total:
                 continue
-            val_loss = evaluate_loss(module, data, val, batch_size, config.same_text_positive)
+            val_loss = evaluate_loss(module, data, val, batch_size)
             if not math.isfinite(val_loss):
                 bar.close()
                 raise _diverged("validation loss", step, config)
