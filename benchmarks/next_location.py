@@ -13,6 +13,16 @@ pre-trained without their POIs; the test set is reported whole and restricted to
 samples whose target is masked). Every variant ranks the same candidates: every
 location id of the data set.
 
+Baselines (:mod:`geocalliper.mobility.baselines`) rank the same candidates for the
+same targets: ``window_frequency`` (places of the 7-day window, most frequent first,
+then distance from the last visit), ``distance``, ``markov`` (first-order transitions
+counted on the training visits, then distance) and ``popularity`` (training counts,
+then distance). The first two learn nothing, so they are ranked once per data set and
+the masked subset is taken per seed.
+
+CaLLiPer is built with the library's defaults (only the seed differs), so the
+benchmark follows them when they change.
+
 Usage::
 
     python benchmarks/next_location.py                     # full: both data sets, seeds 0 1 2
@@ -46,6 +56,7 @@ from nyc_pois import load_nyc_pois  # noqa: E402
 
 import geocalliper as gc  # noqa: E402
 from geocalliper.mobility import (  # noqa: E402
+    BASELINES,
     NextLocationPredictor,
     mask_locations,
     next_location_scores,
@@ -59,6 +70,8 @@ VARIANTS = {
     "calliper_closed": {"features": "both", "head": "closed"},
     "calliper_inductive": {"features": "both", "head": "inductive"},
 }
+#: baselines that learn nothing from the training visits (ranked once per data set)
+STATIC_BASELINES = ("window_frequency", "distance")
 SETTINGS = ("conventional", "inductive")
 METRICS = ("acc@1", "acc@5", "acc@10", "mrr", "ndcg@10", "f1")
 #: model shape per data set (DESIGN: FSQ d 128 / 6 layers, GeoLife d 32-64 / 2 layers;
@@ -149,6 +162,42 @@ def all_places(visits: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 # ---------------------------------------------------------------- runs
+def _scores(r: pd.DataFrame) -> dict[str, float]:
+    return next_location_scores(
+        r["rank"].to_numpy(), r["location"].tolist(), r["predicted"].tolist()
+    )
+
+
+def _subsets(ranks: pd.DataFrame, masked: list | None) -> dict[str, Any]:
+    """Scores on all targets and, with masked places, on the targets that are masked."""
+    out: dict[str, Any] = {"all": _scores(ranks)}
+    if masked:
+        sub = ranks[ranks["location"].isin(set(masked))]
+        out["masked_targets"] = _scores(sub) if len(sub) else None
+    return out
+
+
+def run_baseline(
+    visits: gpd.GeoDataFrame,
+    name: str,
+    masked: list | None,
+    candidates: gpd.GeoDataFrame,
+    cache: dict[str, pd.DataFrame],
+) -> dict[str, Any]:
+    """One baseline on the test targets (fitted on the train split without ``masked``)."""
+    t0 = time.perf_counter()
+    if name in STATIC_BASELINES and name in cache:
+        ranks = cache[name]
+    else:
+        model = BASELINES[name]().fit(visits, exclude_locations=masked)
+        ranks = model.rank_targets(visits[visits["split"] == "test"], candidates=candidates)
+        if name in STATIC_BASELINES:
+            cache[name] = ranks
+    out = _subsets(ranks, masked)
+    out["rank_seconds"] = time.perf_counter() - t0
+    return out
+
+
 def run_one(
     visits: gpd.GeoDataFrame,
     variant: str,
@@ -173,25 +222,24 @@ def run_one(
     fit_s = time.perf_counter() - t0
     test = visits[visits["split"] == "test"]
     ranks = model.rank_targets(test, candidates=candidates)
-
-    def scores(r: pd.DataFrame) -> dict[str, float]:
-        return next_location_scores(
-            r["rank"].to_numpy(), r["location"].tolist(), r["predicted"].tolist()
-        )
-
     out = {
-        "all": scores(ranks),
+        **_subsets(ranks, masked),
         "fit_seconds": fit_s,
         "epochs": len(model.history_),
         "best_epoch": model.best_epoch_,
         "seconds_per_epoch": float(model.history_["seconds"].mean()),
         "train_targets": model.n_train_targets_,
     }
-    if masked:
-        sub = ranks[ranks["location"].isin(set(masked))]
-        out["masked_targets"] = scores(sub) if len(sub) else None
     out["_model"] = model
     return out
+
+
+def quick_calliper(calliper: gc.CaLLiPer) -> dict[str, Any]:
+    """A few optimisation steps instead of the defaults, for ``--quick`` only."""
+    params = calliper.get_params()
+    if "max_steps" in params:
+        return {"max_steps": 20, "min_steps": 1} if "min_steps" in params else {"max_steps": 20}
+    return {"max_epochs": 2}
 
 
 def latency(model: NextLocationPredictor, visits, candidates, n: int = 100) -> dict[str, float]:
@@ -238,7 +286,8 @@ def markdown(results: dict[str, Any]) -> str:
                 continue
             for subset in ("all", "masked_targets"):
                 block = res[setting]
-                if not any(block[v].get(subset) for v in block if v in VARIANTS):
+                rows = [v for v in (*VARIANTS, *BASELINES) if v in block]
+                if not any(block[v].get(subset) for v in rows):
                     continue
                 title = "test set" if subset == "all" else "test samples whose target is masked"
                 lines += [
@@ -248,15 +297,17 @@ def markdown(results: dict[str, Any]) -> str:
                     "| variant | n | " + " | ".join(METRICS) + " | s/epoch |",
                     "|---|---|" + "---|" * (len(METRICS) + 1),
                 ]
-                for v in VARIANTS:
+                for v in rows:
                     s = block[v].get(subset)
                     if not s:
                         continue
                     cells = [f"{s[m]['mean']:.2f} ± {s[m]['sd']:.2f}" for m in METRICS]
+                    epoch = block[v].get("seconds_per_epoch")
+                    name = v if v in VARIANTS else f"*{v}* (baseline)"
                     lines.append(
-                        f"| {v} | {s['n']['mean']:.0f} | "
+                        f"| {name} | {s['n']['mean']:.0f} | "
                         + " | ".join(cells)
-                        + f" | {block[v]['seconds_per_epoch']:.1f} |"
+                        + (f" | {epoch:.1f} |" if epoch is not None else " | – |")
                     )
     return "\n".join(lines)
 
@@ -269,20 +320,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--max-epochs", type=int, default=None, help="default: EPOCHS")
     parser.add_argument("--patience", type=int, default=3)
-    parser.add_argument("--calliper-epochs", type=int, default=20)
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--baselines", nargs="*", default=list(BASELINES), choices=list(BASELINES))
     parser.add_argument("--quick", action="store_true", help="a small slice, 1 epoch")
     parser.add_argument("--progress", action="store_true")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/next_location.json")
     args = parser.parse_args(argv)
     if args.quick:
-        args.max_epochs, args.calliper_epochs = 1, 2
+        args.max_epochs = 1
     warnings.simplefilter("ignore", UserWarning)
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     t_start = time.perf_counter()
     results: dict[str, Any] = {
         "seeds": args.seeds,
         "max_epochs": args.max_epochs or EPOCHS,
-        "calliper_epochs": args.calliper_epochs,
+        "calliper_params": None,
         "quick": args.quick,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "torch": torch.__version__,
@@ -297,23 +349,35 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if args.quick:
             shape = {"d_model": 16, "n_layers": 1, "n_heads": 2, "ff_dim": 32}
         res: dict[str, Any] = {"visits": len(visits), "candidates": len(candidates)}
+        static_ranks: dict[str, pd.DataFrame] = {}
         print(f"== {ds}: {len(visits)} visits, {len(candidates)} locations", flush=True)
         for setting in args.settings:
-            runs: dict[str, list] = {v: [] for v in VARIANTS}
+            runs: dict[str, list] = {v: [] for v in args.variants}
+            base_runs: dict[str, list] = {b: [] for b in args.baselines}
             calliper_s = []
             for seed in args.seeds:
                 masked = mask_locations(visits, 0.1, seed=seed) if setting == "inductive" else []
                 pois = calliper_pois(ds, visits, args.data, set(masked), nyc)
+                for name in args.baselines:
+                    r = run_baseline(visits, name, masked, candidates, static_ranks)
+                    base_runs[name].append(r)
+                    sub = r.get("masked_targets") or {}
+                    print(
+                        f"{ds} {setting} seed {seed} baseline {name}: "
+                        f"acc@1 {r['all']['acc@1']:.2f}"
+                        + (f", masked-target acc@1 {sub['acc@1']:.2f}" if sub else ""),
+                        flush=True,
+                    )
                 t0 = time.perf_counter()
-                calliper = gc.CaLLiPer(
-                    max_epochs=args.calliper_epochs,
-                    patience=5,
-                    batch_size=1024,
-                    seed=seed,
-                    progress=args.progress,
-                ).fit(pois)
+                calliper = gc.CaLLiPer(seed=seed, progress=args.progress)
+                if args.quick:
+                    calliper.set_params(**quick_calliper(calliper))
+                results["calliper_params"] = {
+                    k: v for k, v in calliper.get_params().items() if k not in ("progress", "seed")
+                }
+                calliper.fit(pois)
                 calliper_s.append(time.perf_counter() - t0)
-                for variant in VARIANTS:
+                for variant in args.variants:
                     r = run_one(visits, variant, calliper, masked, candidates, args, shape, seed)
                     model = r.pop("_model")
                     runs[variant].append(r)
@@ -339,6 +403,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     "epochs": [r["epochs"] for r in rs],
                     "fit_seconds": [r["fit_seconds"] for r in rs],
                     "train_targets": rs[0]["train_targets"],
+                }
+            for name, rs in base_runs.items():
+                block[name] = {
+                    "baseline": True,
+                    "all": summarise(rs, "all"),
+                    "masked_targets": summarise(rs, "masked_targets"),
+                    "rank_seconds": [r["rank_seconds"] for r in rs],
                 }
             res[setting] = block
         results["datasets"][ds] = res

@@ -54,6 +54,26 @@ def test_quick_benchmark_runs_and_reports(bench, shared_data, tmp_path):
         for variant in ("vanilla", "calliper_closed"):
             if masked[variant]["masked_targets"]:
                 assert masked[variant]["masked_targets"]["acc@10"]["mean"] == 0.0
+        # baselines: the same targets as the learned variants, all and masked targets
+        for setting in ("conventional", "inductive"):
+            block = saved["datasets"][ds][setting]
+            n = block["vanilla"]["all"]["n"]["mean"]
+            for name in ("window_frequency", "distance", "markov", "popularity"):
+                assert block[name]["baseline"] is True
+                assert block[name]["all"]["n"]["mean"] == n
+                assert 0 <= block[name]["all"]["acc@1"]["mean"] <= 100
+        ind = saved["datasets"][ds]["inductive"]
+        if ind["calliper_inductive"]["masked_targets"]:
+            want = ind["calliper_inductive"]["masked_targets"]["n"]["mean"]
+            assert ind["window_frequency"]["masked_targets"]["n"]["mean"] == want
+            # a masked place is never counted in training: popularity cannot rank it first
+            assert ind["popularity"]["masked_targets"]["acc@1"]["mean"] == 0.0
+    # CaLLiPer with the library's defaults; quick mode only shortens training
+    defaults = bench.gc.CaLLiPer().get_params()
+    for key, value in saved["calliper_params"].items():
+        if key not in ("max_steps", "min_steps", "max_epochs"):
+            assert value == defaults[key], key
+    assert "| *window_frequency* (baseline) |" in res["markdown"]
     lat = saved["datasets"]["fsq"]["latency"]["calliper_inductive"]
     assert 0 < lat["p50_ms"] <= lat["p95_ms"]
     assert "| vanilla |" in res["markdown"]
