@@ -64,6 +64,7 @@ from geocalliper.mobility import (  # noqa: E402
     read_geolife_staypoints,
     split_by_day,
 )
+from geocalliper.mobility.recipes import activity_pois, activity_text  # noqa: E402, F401
 
 VARIANTS = {
     "vanilla": {"features": "lookup", "head": "closed"},
@@ -82,41 +83,6 @@ SHAPES = {
 }
 #: epochs per data set (an epoch on GeoLife costs about a tenth of one on FSQ-NYC)
 EPOCHS = {"fsq": 12, "geolife": 25}
-
-DAYPARTS = [
-    (0, "night"),
-    (6, "morning"),
-    (11, "midday"),
-    (14, "afternoon"),
-    (18, "evening"),
-    (22, "late evening"),
-]
-
-
-def activity_text(visits: pd.DataFrame) -> pd.Series:
-    """Describe the activity of each visit: time of day, weekday/weekend, length.
-
-    E.g. ``"A place of weekday morning activity, a stay of 1 to 3 hours"``.
-    """
-    start = visits["started_at"]
-    hour = start.dt.hour.to_numpy()
-    part = np.empty(len(visits), dtype=object)
-    for h0, name in DAYPARTS:
-        part[hour >= h0] = name
-    week = np.where(start.dt.day_of_week.to_numpy() >= 5, "weekend", "weekday")
-    dur = visits["duration"].to_numpy()
-    length = np.select(
-        [dur < 60, dur < 180, dur < 480],
-        ["under an hour", "of 1 to 3 hours", "of 3 to 8 hours"],
-        "of over 8 hours",
-    )
-    return pd.Series(
-        [
-            f"A place of {w} {p} activity, a stay {n}"
-            for w, p, n in zip(week, part, length, strict=True)
-        ],
-        index=visits.index,
-    )
 
 
 # ---------------------------------------------------------------- data sets
@@ -142,9 +108,7 @@ def calliper_pois(
         hidden = set(venue_loc.loc[venue_loc["location_id"].isin(masked), "venue_id"])
         keep = ~((nyc["source"] == "foursquare") & nyc["source_id"].isin(hidden))
         return nyc[keep].reset_index(drop=True)
-    train = visits[(visits["split"] == "train") & ~visits["location_id"].isin(masked)]
-    pois = gpd.GeoDataFrame({"text": activity_text(train)}, geometry=train.geometry, crs=4326)
-    return pois.reset_index(drop=True)
+    return activity_pois(visits, exclude_locations=masked)
 
 
 def all_places(visits: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

@@ -350,3 +350,83 @@ def test_revisit_term_matches_its_formula():
             d = [float(torch.dist(tok[0, k], cand[c])) for k in keys]
             expected = math.log1p(sum(math.exp(-x / width) for x in d))
             assert float(got[q, c]) == pytest.approx(expected, rel=1e-5, abs=1e-6)
+
+
+def test_place_features_match_their_definition():
+    from geocalliper.mobility.module import DISTANCE_CENTRES, N_PLACE_FEATURES
+
+    torch.manual_seed(0)
+    m = MHSA(
+        5,
+        2,
+        location_dim=4,
+        inductive=True,
+        d_model=8,
+        n_layers=1,
+        n_heads=2,
+        ff_dim=16,
+        place_features=True,
+    )
+    # five visits: places 0, 1, 0, (none), 2 on days 0, 2, 3, 3, 12
+    day = torch.tensor([[0, 2, 3, 3, 12]])
+    query_day = torch.tensor([[2, 3, 3, 12, 13]])
+    hour = torch.tensor([[8, 9, 10, 20, 7]])
+    feats = torch.zeros(1, 5, 4, dtype=torch.long)
+    feats[..., 0] = hour
+    feats[0, 2, 1] = 2  # 10:30
+    ok = torch.ones(1, 5, dtype=torch.bool)
+    token_cand = torch.tensor([[0, 1, 0, -1, 2]])
+    tok = torch.tensor([[[0.0, 0.0], [300.0, 400.0], [0.0, 0.0], [0.0, 50.0], [900.0, 0.0]]])
+    cand = torch.tensor([[0.0, 0.0], [300.0, 400.0], [900.0, 0.0], [0.0, 5000.0]])
+    rows, cols = torch.tensor([0, 0]), torch.tensor([3, 4])
+    f = m.place_features(day, feats, query_day, ok, token_cand, tok, cand, rows, cols)
+    assert f.shape == (2, 4, N_PLACE_FEATURES)
+    # query 3 (day 3, 20:00; target on day 12 -> window days >= 5): nothing of days 0-3
+    # is in it except the query itself, whose place is none of the candidates
+    torch.testing.assert_close(f[0, :, :4], torch.zeros(4, 4))
+    # query 4 (day 12, 07:00; target day 13 -> days >= 6): only itself, place 2
+    assert f[1, 2, :4].tolist() == pytest.approx([math.log(2), 1, 0, 1])
+    assert f[1, 0, :4].tolist() == [0, 0, 0, 0]
+    # with a 12-day window query 3 sees visits 0-3: place 0 twice, latest at 10:30
+    m.history_days = 12
+    f = m.place_features(day, feats, query_day, ok, token_cand, tok, cand, rows, cols)
+    hours_since = (20 * 60 - (10 * 60 + 30)) / 60
+    assert f[0, 0, :4].tolist() == pytest.approx([math.log(3), 1, math.log1p(hours_since), 0])
+    hours_since = 24 + 20 - 9  # place 1: day 2 09:00 -> day 3 20:00
+    assert f[0, 1, :4].tolist() == pytest.approx([math.log(2), 1, math.log1p(hours_since), 0])
+    # distance basis from the last visit (0, 50): candidate 3 at (0, 5000)
+    ld = math.log1p(4950 / 50)
+    expected = [math.exp(-((ld - c) ** 2)) for c in DISTANCE_CENTRES]
+    assert f[0, 3, 4:].tolist() == pytest.approx(expected, rel=1e-5)
+    # the place term changes scores through these features only
+    hidden = torch.randn(2, 8)
+    s = m.place_scores(hidden, f).detach()
+    assert s.shape == (2, 4)
+    f2 = f.clone()
+    f2[0, 0] = f2[0, 1]
+    s2 = m.place_scores(hidden, f2).detach()
+    assert float(s2[0, 0]) == pytest.approx(float(s[0, 1]), rel=1e-5)
+
+
+def test_predictor_saved_before_place_features_still_loads(visits, nyc_calliper, tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        old = NextLocationPredictor(
+            nyc_calliper, place_features=False, device="cpu", **{**TINY, "max_epochs": 1}
+        ).fit(visits)
+    path = old.save(tmp_path / "old")
+    cfg = json.loads((path / "config.json").read_text())
+    del cfg["params"]["place_features"]  # as written before the option existed
+    (path / "config.json").write_text(json.dumps(cfg))
+    same = NextLocationPredictor.load(path, device="cpu", progress=False)
+    assert same.place_features is False and same.module_.place_in is None
+    history = _test(visits).groupby("user_id").tail(4)
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(old.predict(history, k=5).drop(columns="geometry")),
+        pd.DataFrame(same.predict(history, k=5).drop(columns="geometry")),
+    )
+    # a config that claims place features the weights lack is refused
+    cfg["params"]["place_features"] = True
+    (path / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ModelFileError, match="does not match"):
+        NextLocationPredictor.load(path)

@@ -10,7 +10,9 @@ target's window; a user embedding and a residual fully-connected block. Two head
 - :meth:`MHSA.inductive_logits`: scores any candidate place from its CaLLiPer
   embedding, plus a learned vector and bias for known ids (a shared bias for unknown
   ones) and a revisit term (closeness to the visits in the query's window), so places
-  never seen in training can be ranked.
+  never seen in training can be ranked; optionally (``place_features``) a learned
+  function of per-candidate features that are the same in kind for known and new
+  places (:meth:`MHSA.place_features`, :meth:`MHSA.place_scores`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,12 @@ from .sequences import N_DURATION_BINS, PAD
 
 #: scale of the revisit term's two scalar parameters (see ``MHSA.__init__``)
 REVISIT_GAIN = 10.0
+#: centres of the distance basis, in ``log1p(metres / DISTANCE_UNIT_M)``
+DISTANCE_CENTRES = (0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0)
+DISTANCE_UNIT_M = 50.0
+#: per-candidate features: log1p(window count), visited, log1p(hours since the last
+#: window visit), is the last visit's place, then the distance basis
+N_PLACE_FEATURES = 4 + len(DISTANCE_CENTRES)
 
 
 def sinusoidal_positions(length: int, dim: int, device: torch.device) -> torch.Tensor:
@@ -77,6 +85,9 @@ class MHSA(nn.Module):
     id_vectors
         Inductive head: give each known id a learned vector on top of its
         coordinates' vector (else known places differ from new ones by their bias only).
+    place_features
+        Inductive head: add :meth:`place_scores`, a small learned function (width
+        ``place_hidden``) of the candidate's :meth:`place_features` and the hidden state.
     """
 
     def __init__(
@@ -94,6 +105,8 @@ class MHSA(nn.Module):
         dropout: float = 0.1,
         history_days: int = 7,
         id_vectors: bool = True,
+        place_features: bool = False,
+        place_hidden: int = 16,
     ) -> None:
         super().__init__()
         if not use_lookup and location_dim <= 0:
@@ -147,6 +160,10 @@ class MHSA(nn.Module):
             # about the learning rate in size, can move them far enough)
             self.revisit_log_width = nn.Parameter(torch.tensor(math.log(50.0) / REVISIT_GAIN))
             self.revisit_weight = nn.Parameter(torch.tensor(1.0 / REVISIT_GAIN))
+            self.place_in = self.place_query = None
+            if place_features:
+                self.place_in = nn.Linear(N_PLACE_FEATURES, place_hidden)
+                self.place_query = nn.Linear(d_model, place_hidden)
             self.head = None
         else:
             self.head = nn.Linear(d_model, n_locations)
@@ -211,12 +228,73 @@ class MHSA(nn.Module):
         near = torch.exp(-dist / (REVISIT_GAIN * self.revisit_log_width).exp())
         return torch.log1p(allowed @ near)
 
+    def place_features(
+        self,
+        day: torch.Tensor,
+        feats: torch.Tensor,
+        query_day: torch.Tensor,
+        key_ok: torch.Tensor,
+        token_cand: torch.Tensor,
+        token_xy: torch.Tensor,
+        cand_xy: torch.Tensor,
+        rows: torch.Tensor,
+        cols: torch.Tensor,
+    ) -> torch.Tensor:
+        """``(M, C, N_PLACE_FEATURES)`` features of ``C`` candidates for ``M`` queries.
+
+        The queries are the tokens ``(rows[i], cols[i])``; ``token_cand`` (B, L) is the
+        candidate index of each token's place (-1: none of them). From the visits of
+        each query's window (its own included, as the last visit): ``log1p`` of how
+        often the candidate was visited, whether it was, ``log1p`` of the hours since
+        its latest visit there (0 if none), whether it is the last visit's place; then
+        ``exp(-(log1p(d / 50 m) - c)²)`` for the distance ``d`` from the last visit and
+        each centre ``c`` of :data:`DISTANCE_CENTRES`. Nothing here depends on whether
+        a place was seen in training.
+        """
+        allowed = window_mask(day, query_day, key_ok, self.history_days)
+        allowed = allowed & key_ok[:, None, :]
+        window = allowed[rows, cols]  # (M, L)
+        cand = token_cand[rows]  # (M, L)
+        ok = window & (cand >= 0)
+        idx = cand.clamp(min=0)
+        n_cand = cand_xy.shape[0]
+        dtype = token_xy.dtype
+        count = torch.zeros(len(rows), n_cand, device=day.device, dtype=dtype)
+        count.scatter_add_(1, idx, ok.to(dtype))
+        minutes = day * 1440 + feats[..., 0] * 60 + feats[..., 1] * 15
+        minutes = (minutes - minutes.min()).to(dtype)  # exact in float32
+        t_key = torch.where(ok, minutes[rows], torch.full_like(minutes[rows], -1e12))
+        latest = torch.full((len(rows), n_cand), -1e12, device=day.device, dtype=dtype)
+        latest.scatter_reduce_(1, idx, t_key, reduce="amax")
+        visited = count > 0
+        hours = ((minutes[rows, cols][:, None] - latest).clamp(min=0.0)) / 60.0
+        recency = torch.where(visited, torch.log1p(hours), torch.zeros_like(hours))
+        last = torch.zeros_like(count)
+        q_cand = token_cand[rows, cols]
+        has = q_cand >= 0
+        last[has.nonzero(as_tuple=True)[0], q_cand[has]] = 1.0
+        dist = torch.cdist(token_xy[rows, cols][None], cand_xy[None])[0]  # (M, C)
+        ld = torch.log1p(dist / DISTANCE_UNIT_M)
+        centres = torch.tensor(DISTANCE_CENTRES, device=day.device, dtype=dtype)
+        basis = torch.exp(-((ld[..., None] - centres) ** 2))
+        head = torch.stack([torch.log1p(count), visited.to(dtype), recency, last], dim=-1)
+        return torch.cat([head, basis], dim=-1)
+
+    def place_scores(self, hidden: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+        """``(M, C)``: ``relu(W_f features) · (W_h hidden)``, a learned function of
+        :meth:`place_features` whose weighting depends on the query."""
+        if self.place_in is None:
+            raise RuntimeError("This model was built without place_features.")
+        g = F.relu(self.place_in(features))
+        return torch.einsum("mch,mh->mc", g, self.place_query(hidden))
+
     def inductive_logits(
         self,
         hidden: torch.Tensor,
         cand_vec: torch.Tensor,
         cand_bias_idx: torch.Tensor,
         revisits: torch.Tensor | None = None,
+        place_features: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """``(..., C)`` scores of ``C`` candidates.
 
@@ -224,11 +302,14 @@ class MHSA(nn.Module):
         candidate's vocabulary position + 1, or 0 for a place not in the vocabulary.
         A known place is scored by its coordinates' vector plus its own id vector and
         bias; an unknown one by its coordinates' vector and the shared bias. Both add
-        the learned revisit weight times their :meth:`revisits` row (``(..., C)``), if given.
+        the learned revisit weight times their :meth:`revisits` row (``(..., C)``), if given,
+        and :meth:`place_scores` of ``place_features`` (``(M, C, F)``), if given.
         """
         q = self.query(hidden)
         vec = cand_vec if self.id_vectors is None else cand_vec + self.id_vectors(cand_bias_idx)
         scores = q @ vec.T + self.bias(cand_bias_idx).squeeze(-1)
         if revisits is not None:
             scores = scores + REVISIT_GAIN * self.revisit_weight * revisits
+        if place_features is not None:
+            scores = scores + self.place_scores(hidden, place_features)
         return scores

@@ -55,6 +55,8 @@ def batch_loss(
     unknown-user embedding.
     """
     batch = make_batch(seqs, chunk_ids).to(device)
+    # each token's place among the candidates (the vocabulary), whatever is hidden below
+    token_cand = torch.where(batch.loc_idx >= 2, batch.loc_idx - 2, -1)
     n_vocab = len(vocab_emb) if vocab_emb is not None else module.head.out_features
     loc_idx, user_idx = batch.loc_idx, batch.user_idx
     bias_idx = torch.arange(1, n_vocab + 1, device=device)
@@ -83,8 +85,22 @@ def batch_loss(
     if len(target) == 0:
         return hidden.sum() * 0.0, 0
     if module.inductive:
+        place = None
+        if module.place_in is not None:
+            rows, cols = batch.scored.nonzero(as_tuple=True)
+            place = module.place_features(
+                batch.day,
+                batch.feats,
+                batch.query_day,
+                batch.key_ok,
+                token_cand,
+                visit[..., -2:],
+                vocab[:, -2:],
+                rows[known],
+                cols[known],
+            )
         logits = module.inductive_logits(
-            hidden, module.candidate_vectors(vocab[:, :-2]), bias_idx, revisits[known]
+            hidden, module.candidate_vectors(vocab[:, :-2]), bias_idx, revisits[known], place
         )
     else:
         logits = module.closed_logits(hidden)
