@@ -27,6 +27,8 @@ Usage::
 
     python benchmarks/next_location.py                     # full: both data sets, seeds 0 1 2
     python benchmarks/next_location.py --quick             # a small slice (what CI runs)
+    python benchmarks/next_location.py --reference-shape   # FSQ, the reference MHSA shape
+                                                           # and schedule (one seed)
 
 Writes ``benchmarks/results/next_location.json`` (``--out``) and prints markdown tables.
 """
@@ -81,6 +83,19 @@ SHAPES = {
     "fsq": {"d_model": 64, "n_layers": 2, "n_heads": 8, "ff_dim": 256},
     "geolife": {"d_model": 32, "n_layers": 2, "n_heads": 8, "ff_dim": 256},
 }
+#: the reference MHSA shape and schedule on FSQ-NYC (Hong et al.; DESIGN.md): batch 128
+#: samples = 4 chunks of 32 targets; 50-epoch linear schedule after 2 warm-up epochs;
+#: patience 3 with the learning rate ×0.1 twice
+REFERENCE_SHAPE = {"d_model": 128, "n_layers": 6, "n_heads": 8, "ff_dim": 256}
+REFERENCE_TRAINING = {
+    "batch_size": 4,
+    "learning_rate": 1e-3,
+    "weight_decay": 1e-6,
+    "warmup_epochs": 2,
+    "patience": 3,
+    "lr_drops": 2,
+}
+REFERENCE_EPOCHS = 50
 #: epochs per data set (an epoch on GeoLife costs about a tenth of one on FSQ-NYC)
 EPOCHS = {"fsq": 12, "geolife": 25}
 
@@ -178,6 +193,7 @@ def run_one(
         **shape,
         max_epochs=args.max_epochs or EPOCHS[args.dataset],
         patience=args.patience,
+        **args.training,
         seed=seed,
         progress=args.progress,
     )
@@ -193,6 +209,10 @@ def run_one(
         "best_epoch": model.best_epoch_,
         "seconds_per_epoch": float(model.history_["seconds"].mean()),
         "train_targets": model.n_train_targets_,
+        # targets scored per second of training (the reference counts samples)
+        "train_samples_per_second": float(
+            model.n_train_targets_ / model.history_["train_seconds"].mean()
+        ),
     }
     out["_model"] = model
     return out
@@ -287,11 +307,25 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--baselines", nargs="*", default=list(BASELINES), choices=list(BASELINES))
     parser.add_argument("--quick", action="store_true", help="a small slice, 1 epoch")
+    parser.add_argument(
+        "--reference-shape",
+        action="store_true",
+        help="FSQ only: the reference MHSA shape and schedule (REFERENCE_SHAPE); with "
+        "--max-epochs 1 a throughput figure",
+    )
     parser.add_argument("--progress", action="store_true")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/next_location.json")
     args = parser.parse_args(argv)
+    args.training = {}
     if args.quick:
         args.max_epochs = 1
+    if args.reference_shape:
+        args.datasets, args.training = ["fsq"], dict(REFERENCE_TRAINING)
+        args.patience = REFERENCE_TRAINING["patience"]
+        args.training.pop("patience")
+        args.max_epochs = args.max_epochs or REFERENCE_EPOCHS
+        if args.out == parser.get_default("out"):
+            args.out = ROOT / "benchmarks/results/next_location_reference.json"
     warnings.simplefilter("ignore", UserWarning)
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     t_start = time.perf_counter()
@@ -300,6 +334,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "max_epochs": args.max_epochs or EPOCHS,
         "calliper_params": None,
         "quick": args.quick,
+        "reference_shape": args.reference_shape,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "torch": torch.__version__,
         "datasets": {},
@@ -309,7 +344,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         args.dataset = ds
         visits = load_dataset(ds, args.data, args.quick)
         candidates = all_places(visits)
-        shape = SHAPES[ds]
+        shape = REFERENCE_SHAPE if args.reference_shape else SHAPES[ds]
         if args.quick:
             shape = {"d_model": 16, "n_layers": 1, "n_heads": 2, "ff_dim": 32}
         res: dict[str, Any] = {"visits": len(visits), "candidates": len(candidates)}
@@ -350,10 +385,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     print(
                         f"{ds} {setting} seed {seed} {variant}: acc@1 {acc:.2f}"
                         + (f", masked-target acc@1 {sub['acc@1']:.2f}" if sub else "")
-                        + f" ({r['epochs']} epochs, {r['seconds_per_epoch']:.1f} s/epoch)",
+                        + f" ({r['epochs']} epochs, {r['seconds_per_epoch']:.1f} s/epoch, "
+                        f"{r['train_samples_per_second']:.0f} train samples/s)",
                         flush=True,
                     )
-                    if ds == "fsq" and setting == "conventional" and seed == args.seeds[0]:
+                    first = seed == args.seeds[0] and not args.reference_shape
+                    if ds == "fsq" and setting == "conventional" and first:
                         res.setdefault("latency", {})[variant] = latency(model, visits, candidates)
             block: dict[str, Any] = {
                 "calliper_fit_seconds": float(np.mean(calliper_s)),
@@ -364,6 +401,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     "all": summarise(rs, "all"),
                     "masked_targets": summarise(rs, "masked_targets"),
                     "seconds_per_epoch": float(np.mean([r["seconds_per_epoch"] for r in rs])),
+                    "train_samples_per_second": float(
+                        np.mean([r["train_samples_per_second"] for r in rs])
+                    ),
                     "epochs": [r["epochs"] for r in rs],
                     "fit_seconds": [r["fit_seconds"] for r in rs],
                     "train_targets": rs[0]["train_targets"],

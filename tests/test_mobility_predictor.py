@@ -353,7 +353,7 @@ def test_revisit_term_matches_its_formula():
 
 
 def test_place_features_match_their_definition():
-    from geocalliper.mobility.module import DISTANCE_CENTRES, N_PLACE_FEATURES
+    from geocalliper.mobility.module import DISTANCE_KNOTS, N_PLACE_FEATURES
 
     torch.manual_seed(0)
     m = MHSA(
@@ -370,42 +370,42 @@ def test_place_features_match_their_definition():
     # five visits: places 0, 1, 0, (none), 2 on days 0, 2, 3, 3, 12
     day = torch.tensor([[0, 2, 3, 3, 12]])
     query_day = torch.tensor([[2, 3, 3, 12, 13]])
-    hour = torch.tensor([[8, 9, 10, 20, 7]])
     feats = torch.zeros(1, 5, 4, dtype=torch.long)
-    feats[..., 0] = hour
+    feats[..., 0] = torch.tensor([[8, 9, 10, 20, 7]])
     feats[0, 2, 1] = 2  # 10:30
     ok = torch.ones(1, 5, dtype=torch.bool)
     token_cand = torch.tensor([[0, 1, 0, -1, 2]])
     tok = torch.tensor([[[0.0, 0.0], [300.0, 400.0], [0.0, 0.0], [0.0, 50.0], [900.0, 0.0]]])
     cand = torch.tensor([[0.0, 0.0], [300.0, 400.0], [900.0, 0.0], [0.0, 5000.0]])
     rows, cols = torch.tensor([0, 0]), torch.tensor([3, 4])
-    f = m.place_features(day, feats, query_day, ok, token_cand, tok, cand, rows, cols)
-    assert f.shape == (2, 4, N_PLACE_FEATURES)
-    # query 3 (day 3, 20:00; target on day 12 -> window days >= 5): nothing of days 0-3
-    # is in it except the query itself, whose place is none of the candidates
-    torch.testing.assert_close(f[0, :, :4], torch.zeros(4, 4))
-    # query 4 (day 12, 07:00; target day 13 -> days >= 6): only itself, place 2
-    assert f[1, 2, :4].tolist() == pytest.approx([math.log(2), 1, 0, 1])
-    assert f[1, 0, :4].tolist() == [0, 0, 0, 0]
-    # with a 12-day window query 3 sees visits 0-3: place 0 twice, latest at 10:30
-    m.history_days = 12
-    f = m.place_features(day, feats, query_day, ok, token_cand, tok, cand, rows, cols)
-    hours_since = (20 * 60 - (10 * 60 + 30)) / 60
-    assert f[0, 0, :4].tolist() == pytest.approx([math.log(3), 1, math.log1p(hours_since), 0])
-    hours_since = 24 + 20 - 9  # place 1: day 2 09:00 -> day 3 20:00
-    assert f[0, 1, :4].tolist() == pytest.approx([math.log(2), 1, math.log1p(hours_since), 0])
-    # distance basis from the last visit (0, 50): candidate 3 at (0, 5000)
-    ld = math.log1p(4950 / 50)
-    expected = [math.exp(-((ld - c) ** 2)) for c in DISTANCE_CENTRES]
-    assert f[0, 3, 4:].tolist() == pytest.approx(expected, rel=1e-5)
-    # the place term changes scores through these features only
+    m.history_days = 12  # query 3 (target day 12) sees days >= 0: visits 0-3
+    pf = m.place_features(day, feats, query_day, ok, token_cand, tok, cand, rows, cols)
+    assert pf.window.shape == (2, 5, N_PLACE_FEATURES) and pf.log_dist.shape == (2, 4)
+    # query 3 at (0, 50), day 3 20:00: place 0 twice (latest visit 2, 10:30), place 1
+    # once (visit 1, day 2 09:00); visit 0 is not the latest visit to place 0
+    assert pf.latest[0].tolist() == [False, True, True, False, False]
+    d0, d1 = math.log1p(50 / 50), math.log1p(math.hypot(300, 350) / 50)
+    assert pf.window[0, 2].tolist() == pytest.approx([math.log(3), math.log1p(9.5), 0, d0])
+    assert pf.window[0, 1].tolist() == pytest.approx([math.log(2), math.log1p(35), 0, d1])
+    assert pf.log_dist[0, 3] == pytest.approx(math.log1p(4950 / 50))
+    # query 4 (day 12, target day 13: days >= 1): visits 1-4; it is its own last visit
+    assert pf.latest[1].tolist() == [False, True, True, False, True]
+    assert pf.window[1, 4].tolist() == pytest.approx([math.log(2), 0, 1, 0])
+    # scores: the query's distance curve at every candidate, plus the window term at
+    # the window's places only
     hidden = torch.randn(2, 8)
-    s = m.place_scores(hidden, f).detach()
-    assert s.shape == (2, 4)
-    f2 = f.clone()
-    f2[0, 0] = f2[0, 1]
-    s2 = m.place_scores(hidden, f2).detach()
-    assert float(s2[0, 0]) == pytest.approx(float(s[0, 1]), rel=1e-5)
+    with torch.no_grad():
+        s = m.place_scores(hidden, pf)
+        knots = m.place_distance(hidden)
+        g = torch.relu(m.place_in(pf.window))
+        per_key = torch.einsum("mlh,mh->ml", g, m.place_query(hidden))
+    x = float(pf.log_dist[0, 3])
+    lo = min(int(x), len(DISTANCE_KNOTS) - 2)
+    curve = float(knots[0, lo] * (1 - (x - lo)) + knots[0, lo + 1] * (x - lo))
+    assert float(s[0, 3]) == pytest.approx(curve, rel=1e-5)  # not in the window
+    x = float(pf.log_dist[0, 0])
+    curve = float(knots[0, 0] * (1 - x) + knots[0, 1] * x)
+    assert float(s[0, 0]) == pytest.approx(curve + float(per_key[0, 2]), rel=1e-5)
 
 
 def test_predictor_saved_before_place_features_still_loads(visits, nyc_calliper, tmp_path):

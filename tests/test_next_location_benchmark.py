@@ -78,3 +78,30 @@ def test_quick_benchmark_runs_and_reports(bench, shared_data, tmp_path):
     assert 0 < lat["p50_ms"] <= lat["p95_ms"]
     assert "| vanilla |" in res["markdown"]
     assert np.isfinite(saved["total_seconds"])
+
+
+def test_reference_shape_mode_reports_throughput(bench, shared_data, tmp_path):
+    out = tmp_path / "ref.json"
+    bench.main(
+        [
+            "--reference-shape",
+            "--quick",
+            "--data",
+            str(shared_data),
+            "--seeds",
+            "0",
+            "--settings",
+            "conventional",
+            "--variants",
+            "vanilla",
+            "--baselines",
+            "--out",
+            str(out),
+        ]
+    )
+    saved = json.loads(out.read_text())
+    assert saved["reference_shape"] and list(saved["datasets"]) == ["fsq"]
+    block = saved["datasets"]["fsq"]["conventional"]
+    assert set(block) >= {"vanilla"} and "window_frequency" not in block
+    assert block["vanilla"]["train_samples_per_second"] > 0
+    assert "latency" not in saved["datasets"]["fsq"]

@@ -18,6 +18,7 @@ target's window; a user embedding and a residual fully-connected block. Two head
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -27,12 +28,22 @@ from .sequences import N_DURATION_BINS, PAD
 
 #: scale of the revisit term's two scalar parameters (see ``MHSA.__init__``)
 REVISIT_GAIN = 10.0
-#: centres of the distance basis, in ``log1p(metres / DISTANCE_UNIT_M)``
-DISTANCE_CENTRES = (0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0)
+#: knots of the distance term, in ``log1p(metres / DISTANCE_UNIT_M)`` (0 m … 55 km)
+DISTANCE_KNOTS = (0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0)
 DISTANCE_UNIT_M = 50.0
-#: per-candidate features: log1p(window count), visited, log1p(hours since the last
-#: window visit), is the last visit's place, then the distance basis
-N_PLACE_FEATURES = 4 + len(DISTANCE_CENTRES)
+#: features of a window's place: log1p(window visits), log1p(hours since the latest),
+#: is the last visit's place, log1p(distance from the last visit / 50 m)
+N_PLACE_FEATURES = 4
+
+
+class PlaceFeatures(NamedTuple):
+    """What :meth:`MHSA.place_scores` needs for ``M`` queries, ``C`` candidates and
+    windows of ``L`` tokens."""
+
+    log_dist: torch.Tensor  # (M, C): log1p(distance from the last visit / 50 m)
+    window: torch.Tensor  # (M, L, N_PLACE_FEATURES): of each window token's place
+    key_cand: torch.Tensor  # (M, L): candidate index of each window token's place
+    latest: torch.Tensor  # (M, L) bool: the window's latest visit to a candidate
 
 
 def sinusoidal_positions(length: int, dim: int, device: torch.device) -> torch.Tensor:
@@ -160,10 +171,11 @@ class MHSA(nn.Module):
             # about the learning rate in size, can move them far enough)
             self.revisit_log_width = nn.Parameter(torch.tensor(math.log(50.0) / REVISIT_GAIN))
             self.revisit_weight = nn.Parameter(torch.tensor(1.0 / REVISIT_GAIN))
-            self.place_in = self.place_query = None
+            self.place_in = self.place_query = self.place_distance = None
             if place_features:
                 self.place_in = nn.Linear(N_PLACE_FEATURES, place_hidden)
                 self.place_query = nn.Linear(d_model, place_hidden)
+                self.place_distance = nn.Linear(d_model, len(DISTANCE_KNOTS))
             self.head = None
         else:
             self.head = nn.Linear(d_model, n_locations)
@@ -239,54 +251,56 @@ class MHSA(nn.Module):
         cand_xy: torch.Tensor,
         rows: torch.Tensor,
         cols: torch.Tensor,
-    ) -> torch.Tensor:
-        """``(M, C, N_PLACE_FEATURES)`` features of ``C`` candidates for ``M`` queries.
+    ) -> PlaceFeatures:
+        """Features of ``C`` candidates for ``M`` queries (:class:`PlaceFeatures`).
 
         The queries are the tokens ``(rows[i], cols[i])``; ``token_cand`` (B, L) is the
-        candidate index of each token's place (-1: none of them). From the visits of
-        each query's window (its own included, as the last visit): ``log1p`` of how
-        often the candidate was visited, whether it was, ``log1p`` of the hours since
-        its latest visit there (0 if none), whether it is the last visit's place; then
-        ``exp(-(log1p(d / 50 m) - c)²)`` for the distance ``d`` from the last visit and
-        each centre ``c`` of :data:`DISTANCE_CENTRES`. Nothing here depends on whether
-        a place was seen in training.
+        candidate index of each token's place (-1: none of them). For every place of a
+        query's window (its own visit included, as the last one), at the window's latest
+        visit there: ``log1p`` of how often the window visited it, ``log1p`` of the
+        hours since that latest visit, whether it is the last visit's place, and its
+        ``log1p(d / 50 m)`` distance from the last visit. For every candidate: that
+        distance. Nothing here depends on whether a place was seen in training.
         """
         allowed = window_mask(day, query_day, key_ok, self.history_days)
         allowed = allowed & key_ok[:, None, :]
-        window = allowed[rows, cols]  # (M, L)
         cand = token_cand[rows]  # (M, L)
-        ok = window & (cand >= 0)
-        idx = cand.clamp(min=0)
-        n_cand = cand_xy.shape[0]
-        dtype = token_xy.dtype
-        count = torch.zeros(len(rows), n_cand, device=day.device, dtype=dtype)
-        count.scatter_add_(1, idx, ok.to(dtype))
+        ok = allowed[rows, cols] & (cand >= 0)
+        same = (cand[:, :, None] == cand[:, None, :]) & ok[:, :, None] & ok[:, None, :]
+        count = same.sum(-1)  # (M, L): window visits to each key's place
+        later = torch.ones(same.shape[-1], same.shape[-1], device=day.device).triu(1).bool()
+        latest = ok & ~(same & later).any(-1)  # the window's last visit to its place
         minutes = day * 1440 + feats[..., 0] * 60 + feats[..., 1] * 15
-        minutes = (minutes - minutes.min()).to(dtype)  # exact in float32
-        t_key = torch.where(ok, minutes[rows], torch.full_like(minutes[rows], -1e12))
-        latest = torch.full((len(rows), n_cand), -1e12, device=day.device, dtype=dtype)
-        latest.scatter_reduce_(1, idx, t_key, reduce="amax")
-        visited = count > 0
-        hours = ((minutes[rows, cols][:, None] - latest).clamp(min=0.0)) / 60.0
-        recency = torch.where(visited, torch.log1p(hours), torch.zeros_like(hours))
-        last = torch.zeros_like(count)
+        minutes = (minutes - minutes.min()).to(token_xy.dtype)  # exact in float32
+        hours = (minutes[rows, cols][:, None] - minutes[rows]).clamp(min=0.0) / 60.0
         q_cand = token_cand[rows, cols]
-        has = q_cand >= 0
-        last[has.nonzero(as_tuple=True)[0], q_cand[has]] = 1.0
-        dist = torch.cdist(token_xy[rows, cols][None], cand_xy[None])[0]  # (M, C)
-        ld = torch.log1p(dist / DISTANCE_UNIT_M)
-        centres = torch.tensor(DISTANCE_CENTRES, device=day.device, dtype=dtype)
-        basis = torch.exp(-((ld[..., None] - centres) ** 2))
-        head = torch.stack([torch.log1p(count), visited.to(dtype), recency, last], dim=-1)
-        return torch.cat([head, basis], dim=-1)
+        is_last = ((cand == q_cand[:, None]) & (q_cand[:, None] >= 0)).to(token_xy.dtype)
+        q_xy = token_xy[rows, cols]  # (M, 2)
+        dist = torch.cdist(q_xy[None], cand_xy[None])[0]  # (M, C)
+        log_dist = torch.log1p(dist / DISTANCE_UNIT_M)
+        key_dist = log_dist.gather(1, cand.clamp(min=0))
+        window = torch.stack(
+            [torch.log1p(count.to(token_xy.dtype)), torch.log1p(hours), is_last, key_dist],
+            dim=-1,
+        )
+        return PlaceFeatures(log_dist, window, cand.clamp(min=0), latest)
 
-    def place_scores(self, hidden: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
-        """``(M, C)``: ``relu(W_f features) · (W_h hidden)``, a learned function of
-        :meth:`place_features` whose weighting depends on the query."""
+    def place_scores(self, hidden: torch.Tensor, place: PlaceFeatures) -> torch.Tensor:
+        """``(M, C)``: a function of distance from the last visit, piecewise linear in
+        ``log1p(d / 50 m)`` with knots at :data:`DISTANCE_KNOTS` whose values depend on
+        the query, plus, for the window's places, ``relu(W_f window) · (W_h hidden)``."""
         if self.place_in is None:
             raise RuntimeError("This model was built without place_features.")
-        g = F.relu(self.place_in(features))
-        return torch.einsum("mch,mh->mc", g, self.place_query(hidden))
+        knots = self.place_distance(hidden)  # (M, K)
+        n = len(DISTANCE_KNOTS)
+        x = place.log_dist.clamp(max=float(n - 1))
+        lo = x.floor().long().clamp(max=n - 2)
+        frac = x - lo
+        scores = knots.gather(1, lo) * (1 - frac) + knots.gather(1, lo + 1) * frac
+        g = F.relu(self.place_in(place.window))  # (M, L, H)
+        per_key = torch.einsum("mlh,mh->ml", g, self.place_query(hidden))
+        per_key = torch.where(place.latest, per_key, torch.zeros_like(per_key))
+        return scores.scatter_add(1, place.key_cand, per_key)
 
     def inductive_logits(
         self,
@@ -294,7 +308,7 @@ class MHSA(nn.Module):
         cand_vec: torch.Tensor,
         cand_bias_idx: torch.Tensor,
         revisits: torch.Tensor | None = None,
-        place_features: torch.Tensor | None = None,
+        place_features: PlaceFeatures | None = None,
     ) -> torch.Tensor:
         """``(..., C)`` scores of ``C`` candidates.
 
@@ -303,7 +317,7 @@ class MHSA(nn.Module):
         A known place is scored by its coordinates' vector plus its own id vector and
         bias; an unknown one by its coordinates' vector and the shared bias. Both add
         the learned revisit weight times their :meth:`revisits` row (``(..., C)``), if given,
-        and :meth:`place_scores` of ``place_features`` (``(M, C, F)``), if given.
+        and :meth:`place_scores` of ``place_features``, if given.
         """
         q = self.query(hidden)
         vec = cand_vec if self.id_vectors is None else cand_vec + self.id_vectors(cand_bias_idx)

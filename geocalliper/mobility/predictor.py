@@ -48,8 +48,8 @@ _HEADS = ("closed", "inductive")
 _RUNTIME_PARAMS = ("calliper", "device", "progress")
 #: scoring batches: chunks × (longest chunk)² at most (bounds the attention maps' memory)
 EVAL_CELLS = 2_000_000
-#: scoring with place features: queries per block (a block holds queries × candidates × 16)
-PLACE_ROWS = 256
+#: scoring with place features: queries per block (a block holds a few queries × candidates maps)
+PLACE_ROWS = 1024
 
 
 def _json_id(value: Any) -> Any:
@@ -97,10 +97,15 @@ class NextLocationPredictor(ParamsMixin, FittedModuleMixin):
         Training: Adam, linear warm-up then linear decay, early stopping on the
         validation loss after ``patience`` epochs without improvement; the best
         epoch's weights are kept. ``batch_size`` counts chunks.
+    lr_drops
+        Times training goes on from the best weights with the learning rate ×0.1
+        instead of stopping (the reference MHSA schedule: 2).
     unknown_rate
         Inductive head: share of known locations treated as unknown in each batch
         (their id bias and lookup row hidden), so the model learns to score places
-        from their coordinates alone.
+        from their coordinates alone. Half of them by default: with place
+        features, a model that leans on ids ranks new places lower (GeoLife, seed 0,
+        masked targets: Acc@1 33.8 with 0.1, 37.6 with 0.5).
     place_features
         Inductive head: also score each candidate by a small learned function of
         features that are the same in kind for known and new places (how often and how
@@ -165,7 +170,8 @@ class NextLocationPredictor(ParamsMixin, FittedModuleMixin):
         weight_decay: float = 1e-6,
         warmup_epochs: int = 2,
         patience: int = 3,
-        unknown_rate: float = 0.1,
+        lr_drops: int = 0,
+        unknown_rate: float = 0.5,
         place_features: bool = True,
         user_dropout: float = 0.05,
         seed: int = 0,
@@ -195,6 +201,7 @@ class NextLocationPredictor(ParamsMixin, FittedModuleMixin):
         self.weight_decay = weight_decay
         self.warmup_epochs = warmup_epochs
         self.patience = patience
+        self.lr_drops = lr_drops
         self.unknown_rate = unknown_rate
         self.place_features = place_features
         self.user_dropout = user_dropout
@@ -410,6 +417,7 @@ class NextLocationPredictor(ParamsMixin, FittedModuleMixin):
             weight_decay=self.weight_decay,
             warmup_epochs=self.warmup_epochs,
             patience=self.patience,
+            lr_drops=self.lr_drops,
             unknown_rate=self.unknown_rate if self._head() == "inductive" else 0.0,
             user_dropout=self.user_dropout,
             seed=self.seed,
