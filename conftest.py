@@ -43,13 +43,15 @@ def helsinki_pois() -> gpd.GeoDataFrame:
 
 @pytest.fixture(scope="session")
 def fitted(helsinki_pois: gpd.GeoDataFrame) -> gc.CaLLiPer:
-    """A small CaLLiPer trained for a few epochs on Helsinki (fast, not converged)."""
+    """A small CaLLiPer trained for 150 steps on Helsinki (fast, not converged)."""
     model = gc.CaLLiPer(
         num_scales=16,
         hidden_dim=64,
         embedding_dim=32,
         batch_size=256,
-        max_epochs=15,
+        max_steps=150,
+        eval_every=15,
+        min_steps=0,
         lambda_min=50.0,
         lambda_max=5_000.0,
         progress=False,

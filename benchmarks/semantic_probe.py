@@ -21,6 +21,8 @@ Two CaLLiPer scorings are reported:
 
 Controls (fitted on the same 90%, nothing is chosen on the held-out POIs):
 
+* ``untrained (+ log prior)``: the same scoring with the same architecture and seed,
+  randomly initialised and never trained (``benchmarks/controls.py``);
 * ``majority``: always the most frequent training texts;
 * ``kNN (k)``: majority vote of the ``k`` nearest training POIs in the model's projected
   CRS, ties broken by the nearest neighbour, top-5 = the five most voted (padded with the
@@ -56,6 +58,7 @@ for _path in (ROOT, ROOT / "benchmarks"):  # run as a script without installing 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
+from controls import untrained_copy  # noqa: E402
 from nyc_pois import SOURCES, load_nyc_pois  # noqa: E402
 from scipy.spatial import cKDTree  # noqa: E402
 
@@ -206,20 +209,14 @@ def run_probe(args: argparse.Namespace) -> dict[str, Any]:
         raise RuntimeError("A text is shared between sources; per-source label sets overlap.")
     label_source = source_of.map(lambda s: s[0]).reindex(labels).to_numpy()
 
-    model = CaLLiPer(
-        max_epochs=args.max_epochs,
-        patience=args.patience,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        seed=args.seed,
-        progress=args.progress,
-    )
+    model = CaLLiPer(seed=args.seed, progress=args.progress, **args.model_params)
     t0 = time.perf_counter()
     model.fit(train, text="text")
     fit_seconds = time.perf_counter() - t0
     history = model.history_
     print(
-        f"fit: {fit_seconds:.1f} s, {len(history)} epochs, best {model.best_epoch_} "
+        f"fit: {fit_seconds:.1f} s, {int(history['step'].iloc[-1])} steps, "
+        f"best step {model.best_step_} "
         f"(val loss {history['val_loss'].min():.4f}), CRS {model.crs_.to_string()}",
         flush=True,
     )
@@ -231,6 +228,13 @@ def run_probe(args: argparse.Namespace) -> dict[str, Any]:
         logit_scale = float(model.module_.logit_scale.exp())
     log_prior = np.log1p(np.bincount(train_codes, minlength=len(labels)))
     posterior = logit_scale * similarity + log_prior
+    # control: the same architecture and seed, never trained (projector untrained too)
+    twin = untrained_copy(model)
+    twin_similarity = twin.embed(test, normalize=True).to_numpy(np.float64) @ label_embeddings(
+        twin, labels
+    ).T
+    twin_scale = float(twin.module_.logit_scale.detach().exp())
+    twin_posterior = twin_scale * twin_similarity + log_prior
 
     train_source = train["source"].to_numpy()
     test_source = test["source"].to_numpy()
@@ -241,6 +245,9 @@ def run_probe(args: argparse.Namespace) -> dict[str, Any]:
 
     def calliper_prior_scores(rows: np.ndarray, source: str | None) -> np.ndarray:
         return posterior[rows]
+
+    def untrained_prior_scores(rows: np.ndarray, source: str | None) -> np.ndarray:
+        return twin_posterior[rows]
 
     def majority_for(rows: np.ndarray, source: str | None) -> np.ndarray:
         codes = train_codes if source is None else train_codes[train_source == source]
@@ -266,6 +273,9 @@ def run_probe(args: argparse.Namespace) -> dict[str, Any]:
 
     results = evaluate("CaLLiPer (cosine)", calliper_scores, test, truth, label_source)
     results += evaluate("CaLLiPer (+ log prior)", calliper_prior_scores, test, truth, label_source)
+    results += evaluate(
+        "untrained (+ log prior)", untrained_prior_scores, test, truth, label_source
+    )
     results += evaluate("majority", majority_for, test, truth, label_source)
     for k in args.knn:
         results += evaluate(f"kNN (k={k})", knn_for(k), test, truth, label_source)
@@ -295,8 +305,8 @@ def run_probe(args: argparse.Namespace) -> dict[str, Any]:
             "seconds": fit_seconds,
             "text_seconds": model.timings_["text"],
             "train_seconds": model.timings_["train"],
-            "epochs_run": len(history),
-            "best_epoch": model.best_epoch_,
+            "steps_run": int(history["step"].iloc[-1]),
+            "best_step": model.best_step_,
             "best_val_loss": float(history["val_loss"].min()),
             "logit_scale": logit_scale,  # of the kept (best-epoch) weights
             "temperature": 1.0 / logit_scale,
@@ -345,7 +355,7 @@ def markdown(report: dict[str, Any]) -> str:
         f"Semantic probe: {data['n_test']} held-out of {data['n_pois']} NYC POIs, "
         f"{data['n_labels']} label texts; accuracy in %.",
         f"CaLLiPer fit {fit['seconds']:.0f} s (text {fit['text_seconds']:.1f} s), "
-        f"{fit['epochs_run']} epochs run, best epoch {fit['best_epoch']} "
+        f"{fit['steps_run']} steps run, best step {fit['best_step']} "
         f"(val loss {fit['best_val_loss']:.3f}, temperature {fit['temperature']:.3f}).",
         "",
         f"Ranking over all {data['n_labels']} texts:",
@@ -372,19 +382,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--seed", type=int, default=0, help="hold-out split and model seed")
     parser.add_argument(
-        "--max-epochs",
-        type=int,
-        default=None,
-        help="CaLLiPer max_epochs (default 60; 2 with --quick)",
+        "--model",
+        default="{}",
+        help="CaLLiPer parameters as JSON (default: the library defaults; quick: 100 steps)",
     )
-    parser.add_argument("--patience", type=int, default=8, help="early-stopping patience")
-    parser.add_argument(
-        "--batch-size",
-        type=int,
-        default=None,
-        help="contrastive batch size (default 1024, the reference; 256 quick)",
-    )
-    parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--test-fraction", type=float, default=0.1)
     parser.add_argument(
         "--knn",
@@ -393,14 +394,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=[5, 10, 25, 50],
         help="k values of the kNN control (all are reported)",
     )
-    parser.add_argument("--quick", action="store_true", help="tiny smoke run: 3,000 POIs, 2 epochs")
+    parser.add_argument(
+        "--quick", action="store_true", help="tiny smoke run: 3,000 POIs, 100 steps"
+    )
     parser.add_argument("--progress", action="store_true", help="show training progress")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON results file")
     args = parser.parse_args(argv)
-    if args.max_epochs is None:
-        args.max_epochs = 2 if args.quick else 60
-    if args.batch_size is None:
-        args.batch_size = 256 if args.quick else 1024
+    args.model_params = json.loads(args.model)
+    if args.quick:
+        args.model_params = {"max_steps": 100, **args.model_params}
     return args
 
 

@@ -27,7 +27,11 @@ Controls, fitted on the training POIs that have a category (never on the held-ou
   CRS (ties to the nearer neighbour), for every ``k`` in ``--knn``;
 * ``linear probe``: multinomial logistic regression on the (L2-normalised) CaLLiPer
   embeddings of the training POIs: supervised, an upper reference for what the
-  embedding holds, not a zero-shot method.
+  embedding holds, not a zero-shot method;
+* ``untrained: …``: zero-shot and the linear probe with the same architecture and seed,
+  randomly initialised and never trained (``benchmarks/controls.py``);
+* ``encoding features: linear probe``: the probe on the positional-encoding features
+  alone (standardised).
 
 Metrics: accuracy and macro-F1 (over the categories present among the held-out POIs),
 overall and per source, as %; mean ± sd over ``--seeds`` (each seed draws its own split,
@@ -59,11 +63,13 @@ import geopandas as gpd  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
+from controls import encoding_features, untrained_copy  # noqa: E402
 from nyc_pois import load_nyc_pois  # noqa: E402
 from scipy.spatial import cKDTree  # noqa: E402
 from semantic_probe import holdout_split  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.metrics import accuracy_score, f1_score  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 import geocalliper  # noqa: E402
 from geocalliper import CaLLiPer, label_points  # noqa: E402
@@ -132,20 +138,15 @@ def run_seed(
     train_pos, test_pos = holdout_split(len(pois), args.test_fraction, seed)
     train, test = pois.iloc[train_pos], pois.iloc[test_pos]
 
-    model = CaLLiPer(
-        max_epochs=args.max_epochs,
-        patience=args.patience,
-        batch_size=args.batch_size,
-        seed=seed,
-        progress=args.progress,
-    )
+    model = CaLLiPer(seed=seed, progress=args.progress, **args.model_params)
     t0 = time.perf_counter()
     model.fit(train, text="text")
     fit_seconds = time.perf_counter() - t0
     history = model.history_
     print(
-        f"seed {seed}: fit on {len(train)} POIs: {fit_seconds:.1f} s, {len(history)} epochs, best "
-        f"{model.best_epoch_} (val loss {history['val_loss'].min():.4f})",
+        f"seed {seed}: fit on {len(train)} POIs: {fit_seconds:.1f} s, "
+        f"{int(history['step'].iloc[-1])} steps, best step {model.best_step_} "
+        f"(val loss {history['val_loss'].min():.4f})",
         flush=True,
     )
 
@@ -172,6 +173,12 @@ def run_seed(
     ].to_numpy()
     timings["zero-shot (cosine + prior)"] = time.perf_counter() - t0
 
+    # controls: the same architecture untrained (its projector untrained too)
+    twin = untrained_copy(model)
+    predictions["untrained: zero-shot (cosine + prior)"] = label_points(
+        twin, test_l, labels, prior=prior
+    )["label"].to_numpy()
+
     majority = prior_counts.idxmax()
     predictions["majority"] = np.full(len(test_l), majority, dtype=object)
 
@@ -181,12 +188,23 @@ def run_seed(
         predictions[f"kNN on coordinates (k={k})"] = knn_predict(xy_train, y_train, xy_test, k)
 
     t0 = time.perf_counter()
-    emb_train = model.embed(train_l, normalize=True).to_numpy(np.float64)
-    emb_test = model.embed(test_l, normalize=True).to_numpy(np.float64)
-    probe = LogisticRegression(max_iter=2000, C=args.probe_c)
-    probe.fit(emb_train, y_train)
-    predictions["linear probe (supervised)"] = probe.predict(emb_test)
+    feats = {
+        "linear probe (supervised)": model,
+        "untrained: linear probe (supervised)": twin,
+    }
+    for name, m in feats.items():
+        emb_train = m.embed(train_l, normalize=True).to_numpy(np.float64)
+        emb_test = m.embed(test_l, normalize=True).to_numpy(np.float64)
+        probe = LogisticRegression(max_iter=2000, C=args.probe_c)
+        probe.fit(emb_train, y_train)
+        predictions[name] = probe.predict(emb_test)
     timings["linear probe (supervised)"] = time.perf_counter() - t0
+    scaler = StandardScaler().fit(encoding_features(model, xy_train))
+    probe = LogisticRegression(max_iter=2000, C=args.probe_c)
+    probe.fit(scaler.transform(encoding_features(model, xy_train)), y_train)
+    predictions["encoding features: linear probe (supervised)"] = probe.predict(
+        scaler.transform(encoding_features(model, xy_test))
+    )
 
     results = []
     for method, pred in predictions.items():
@@ -215,8 +233,8 @@ def run_seed(
         },
         "fit": {
             "seconds": fit_seconds,
-            "epochs_run": len(history),
-            "best_epoch": model.best_epoch_,
+            "steps_run": int(history["step"].iloc[-1]),
+            "best_step": model.best_step_,
             "best_val_loss": float(history["val_loss"].min()),
             "logit_scale": logit_scale(model),
         },
@@ -314,20 +332,21 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--max-epochs", type=int, default=None, help="default 60; 2 quick")
-    parser.add_argument("--patience", type=int, default=8)
-    parser.add_argument("--batch-size", type=int, default=None, help="default 1024; 256 quick")
+    parser.add_argument(
+        "--model",
+        default="{}",
+        help="CaLLiPer parameters as JSON (default: the library defaults; quick: 100 steps)",
+    )
     parser.add_argument("--test-fraction", type=float, default=0.1)
     parser.add_argument("--knn", type=int, nargs="+", default=[5, 10, 25, 50])
     parser.add_argument("--probe-c", type=float, default=1.0, help="logistic regression C")
-    parser.add_argument("--quick", action="store_true", help="smoke run: 4,000 POIs, 2 epochs")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 4,000 POIs, 100 steps")
     parser.add_argument("--progress", action="store_true")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
-    if args.max_epochs is None:
-        args.max_epochs = 2 if args.quick else 60
-    if args.batch_size is None:
-        args.batch_size = 256 if args.quick else 1024
+    args.model_params = json.loads(args.model)
+    if args.quick:
+        args.model_params = {"max_steps": 100, **args.model_params}
     return args
 
 

@@ -88,11 +88,9 @@ pois = pd.concat([venues[["text", "geometry"]], osm[["text", "geometry"]]], igno
 pois = gpd.GeoDataFrame(pois, geometry="geometry", crs="EPSG:4326")
 print(f"{len(venues):,} Foursquare venues + {len(osm):,} OSM POIs")
 
-small = dict(num_scales=16, hidden_dim=64, embedding_dim=32, num_blocks=2, max_epochs=3)
-calliper = gc.CaLLiPer(
-    **(small if QUICK else dict(max_epochs=20, patience=5)), batch_size=512, progress=False
-).fit(pois)
-print(f"CaLLiPer: best epoch {calliper.best_epoch_} of {len(calliper.history_)}")
+small = dict(num_scales=16, hidden_dim=64, embedding_dim=32, num_blocks=2, max_steps=60)
+calliper = gc.CaLLiPer(**(small if QUICK else {}), progress=False).fit(pois)
+print(f"CaLLiPer: best step {calliper.best_step_} of {int(calliper.history_['step'].iloc[-1])}")
 
 # %% [markdown]
 # ## Train the next-location model

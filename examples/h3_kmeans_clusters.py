@@ -12,7 +12,7 @@
 # python examples/h3_kmeans_clusters.py [--quick] [--out FOLDER] [--data FOLDER]
 # ```
 #
-# `--quick` (or `GEOCALLIPER_EXAMPLES_QUICK=1`) samples the POIs, trains a few epochs and
+# `--quick` (or `GEOCALLIPER_EXAMPLES_QUICK=1`) samples the POIs, trains a hundred steps and
 # uses coarse hexagons, for CI. `--out` (`GEOCALLIPER_EXAMPLES_OUT`) is the output folder,
 # default `examples/output/`; `--data` (`GEOCALLIPER_DATA`) the shared data folder, default
 # `../shared/data` beside the repository.
@@ -47,13 +47,8 @@ pois = gc.read_pois(POI_FILE).dropna(subset=["fclass"]).reset_index(drop=True)
 if QUICK:
     pois = pois.sample(4_000, random_state=0).reset_index(drop=True)
 pois["text"] = gc.make_text(pois, "A place of {fclass}")
-model = gc.CaLLiPer(
-    max_epochs=4 if QUICK else 60,
-    patience=10,
-    batch_size=512 if QUICK else 1024,
-    progress=False,
-).fit(pois)
-print(f"{len(pois)} POIs; best epoch {model.best_epoch_} of {len(model.history_)}")
+model = gc.CaLLiPer(max_steps=100 if QUICK else 3000, progress=False).fit(pois)
+print(f"{len(pois)} POIs; best step {model.best_step_} of {int(model.history_['step'].iloc[-1])}")
 
 # %% [markdown]
 # ## Embed H3 hexagons over the city

@@ -10,7 +10,7 @@
 # python examples/nyc_pois_rgb_map.py [--quick] [--out FOLDER] [--data FOLDER]
 # ```
 #
-# * `--quick` (or `GEOCALLIPER_EXAMPLES_QUICK=1`): a sample of the POIs, a few epochs and a
+# * `--quick` (or `GEOCALLIPER_EXAMPLES_QUICK=1`): a sample of the POIs, a hundred steps and a
 #   coarse grid, for CI; the map is then only a sketch.
 # * `--out` (or `GEOCALLIPER_EXAMPLES_OUT`): output folder, default `examples/output/`.
 # * `--data` (or `GEOCALLIPER_DATA`): the shared data folder, default `../shared/data`
@@ -55,19 +55,16 @@ print(pois["text"].value_counts().head(8).to_string())
 # %% [markdown]
 # ## Pre-train
 #
-# The CRS is picked from the data (UTM zone 18N for New York). A 10% random validation
-# split chooses the best epoch; training stops once it stops improving.
+# The CRS is picked from the data (UTM zone 18N for New York). Training is counted in
+# optimiser steps (up to 3,000 batches of 256); a 10% random validation split, scored
+# about once an epoch, chooses the best step, and training stops once it stops improving.
 
 # %%
-model = gc.CaLLiPer(
-    max_epochs=4 if QUICK else 60,
-    patience=10,
-    batch_size=512 if QUICK else 1024,
-    progress=False,
-)
+model = gc.CaLLiPer(max_steps=100 if QUICK else 3000, progress=False)
 model.fit(pois)
-best = model.history_.iloc[model.best_epoch_ - 1]
-print(f"CRS {model.crs_.to_string()}, best epoch {model.best_epoch_} of {len(model.history_)}")
+best = model.history_.set_index("step").loc[model.best_step_]
+steps = int(model.history_["step"].iloc[-1])
+print(f"CRS {model.crs_.to_string()}, best step {model.best_step_} of {steps}")
 print(f"validation loss {model.history_['val_loss'].iloc[0]:.3f} -> {best['val_loss']:.3f}")
 model.save(OUT / "nyc-calliper")
 
@@ -146,8 +143,8 @@ summary = {
     "n_pois": len(pois),
     "n_classes": int(pois["fclass"].nunique()),
     "crs": model.crs_.to_string(),
-    "epochs": len(model.history_),
-    "best_epoch": model.best_epoch_,
+    "steps": steps,
+    "best_step": model.best_step_,
     "val_loss_first": float(model.history_["val_loss"].iloc[0]),
     "val_loss_best": float(best["val_loss"]),
     "resolution_m": resolution,

@@ -10,7 +10,7 @@ Examples
 >>> import geocalliper as gc
 >>> pois = gc.read_osm_pbf(gc.datasets.helsinki_osm_path())
 >>> pois["text"] = gc.osm_text(pois)
->>> model = gc.CaLLiPer(max_epochs=5).fit(pois)   # doctest: +SKIP
+>>> model = gc.CaLLiPer(max_steps=500).fit(pois)   # doctest: +SKIP
 >>> emb = model.embed(pois)                        # doctest: +SKIP
 """
 
@@ -20,7 +20,14 @@ from . import accessor as accessor  # registers the ``gdf.calliper`` accessor
 from . import datasets, exceptions, mobility, zeroshot
 from .calliper import CaLLiPer
 from .dask import embed_dask
-from .encoders import FCNet, GridEncoding, LocationEncoder
+from .encoders import (
+    FCNet,
+    GridEncoding,
+    LocationEncoder,
+    RandomFourierEncoding,
+    SphericalFourierEncoding,
+    TheoryEncoding,
+)
 from .geotiff import to_geotiff, write_png
 from .h3cells import embed_h3
 from .mobility import NextLocationPredictor
@@ -36,8 +43,11 @@ __all__ = [
     "GridEncoding",
     "LocationEncoder",
     "NextLocationPredictor",
+    "RandomFourierEncoding",
+    "SphericalFourierEncoding",
     "TextEmbeddingCache",
     "TextEncoder",
+    "TheoryEncoding",
     "__version__",
     "category_text",
     "datasets",

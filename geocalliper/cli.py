@@ -94,7 +94,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(
         f"Pre-trained CaLLiPer on {summary['pois']} real OSM POIs of Helsinki "
         f"({summary['distinct_texts']} distinct texts) in {summary['seconds']} s: "
-        f"{summary['epochs_run']} epochs, best epoch {summary['best_epoch']} "
+        f"{summary['steps_run']} steps, best step {summary['best_step']} "
         f"(validation loss {summary['best_val_loss']}), CRS {summary['crs']}."
     )
     print(f"  model:      {summary['model']}  (config.json + model.safetensors)")
@@ -131,16 +131,18 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
         text = "text"
     model = CaLLiPer(
         crs=args.crs,
+        max_steps=args.max_steps,
         max_epochs=args.max_epochs,
         batch_size=args.batch_size,
+        encoding=args.encoding,
         seed=args.seed,
         text_model=args.text_model,
         progress=not args.quiet,
     ).fit(pois, text=text)
     out = model.save(args.out)
     print(
-        f"Trained on {model.n_pois_} POIs ({len(model.history_)} epochs, best "
-        f"{model.best_epoch_}); model written to {out}"
+        f"Trained on {model.n_pois_} POIs ({int(model.history_['step'].iloc[-1])} steps, "
+        f"best step {model.best_step_}); model written to {out}"
     )
     return 0
 
@@ -490,8 +492,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pre.add_argument("--crs", default=None, help="projected CRS in metres (default: UTM)")
     pre.add_argument("--text-model", default=None, help="sentence-transformers name or path")
-    pre.add_argument("--max-epochs", type=int, default=50)
-    pre.add_argument("--batch-size", type=int, default=1024)
+    pre.add_argument(
+        "--max-steps", type=int, default=3000, help="optimiser steps at most (default 3000)"
+    )
+    pre.add_argument(
+        "--max-epochs", type=int, default=None, help="passes over the POIs at most (no cap)"
+    )
+    pre.add_argument("--batch-size", type=int, default=256)
+    pre.add_argument(
+        "--encoding",
+        default="rff",
+        help="positional encoding: rff (default, isotropic), grid (the CaLLiPer reference), "
+        "theory, or sphere (for areas wider than a UTM zone)",
+    )
     pre.add_argument("--seed", type=int, default=0)
 
     emb = command("embed", "points file -> file with embedding columns", _cmd_embed)

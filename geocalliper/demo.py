@@ -47,7 +47,8 @@ def run_demo(
     out
         Output folder (made if missing; files of an earlier run are replaced).
     max_epochs
-        Pre-training epochs at most (early stopping after 10 without improvement).
+        Passes over the POIs at most, for pre-training (which also stops at the
+        estimator's ``max_steps`` and by early stopping) and for the predictor (at most 10).
     seed
         Seed of pre-training, of the simulation and of the predictor.
     progress
@@ -82,7 +83,7 @@ def run_demo(
     pois = read_osm_pbf(source)
     pois["text"] = osm_text(pois)
     model = CaLLiPer(
-        batch_size=256, max_epochs=max_epochs, patience=10, seed=seed, progress=progress
+        max_epochs=max_epochs, seed=seed, progress=progress
     ).fit(pois)
     t_fit = time.perf_counter() - t0
     out.mkdir(parents=True, exist_ok=True)
@@ -130,14 +131,14 @@ def run_demo(
     write_vector(top, files["next_places"])
     files["predictor"] = predictor.save(out / "simulated_next_location_model")
 
-    best = model.history_.loc[model.history_["epoch"] == model.best_epoch_].iloc[0]
+    best = model.history_.loc[model.history_["step"] == model.best_step_].iloc[0]
     summary = {
         "source": str(source),
         "pois": len(pois),
         "distinct_texts": int(pois["text"].nunique()),
         "crs": model.crs_.to_string(),
-        "epochs_run": len(model.history_),
-        "best_epoch": model.best_epoch_,
+        "steps_run": int(model.history_["step"].iloc[-1]),
+        "best_step": model.best_step_,
         "best_val_loss": round(float(best["val_loss"]), 4),
         "seconds": round(t_fit, 1),
         "grid_shape": [int(grid.sizes["y"]), int(grid.sizes["x"])],

@@ -73,3 +73,11 @@ class DuplicateLabelError(GeocalliperError, ValueError):
 
 class TextTruncatedWarning(UserWarning):
     """A text is longer than the text model accepts; only its first tokens were embedded."""
+
+
+class TrainingDivergedError(GeocalliperError, RuntimeError):
+    """Training produced a NaN or infinite loss; the model was not fitted."""
+
+
+class UndertrainedWarning(UserWarning):
+    """Training ran (or kept a model from) too few optimiser steps to learn much."""

@@ -6,7 +6,18 @@ import numpy as np
 import pytest
 import torch
 
-from geocalliper.encoders import FCNet, GridEncoding, LocationEncoder, grid_frequencies
+from geocalliper.encoders import (
+    ENCODINGS,
+    FCNet,
+    GridEncoding,
+    LocationEncoder,
+    PositionalEncoding,
+    RandomFourierEncoding,
+    SphericalFourierEncoding,
+    TheoryEncoding,
+    grid_frequencies,
+    make_encoding,
+)
 
 
 def numpy_grid(xy: np.ndarray, s: int, lmin: float, lmax: float) -> np.ndarray:
@@ -95,3 +106,90 @@ def test_location_encoder_float64_and_dropout_only_in_training() -> None:
     torch.testing.assert_close(enc(xy), enc(xy))  # eval: deterministic
     enc.train()
     assert not torch.equal(enc(xy), enc(xy))  # dropout active
+
+
+# --------------------------------------------------------------------------- other encodings
+
+
+def test_every_encoding_is_registered_and_builds_from_one_set_of_options() -> None:
+    assert set(ENCODINGS) == {"grid", "theory", "rff", "sphere"}
+    widths = {}
+    for name in ENCODINGS:
+        enc = make_encoding(name, num_scales=8, lambda_min=50.0, lambda_max=5e3, seed=3)
+        assert isinstance(enc, PositionalEncoding) and enc.name == name
+        out = enc(torch.zeros(4, 2, dtype=torch.float64))
+        assert out.shape == (4, enc.out_features)
+        widths[name] = enc.out_features
+    assert widths == {"grid": 32, "theory": 48, "rff": 32, "sphere": 32}
+    with pytest.raises(ValueError, match="choose one of"):
+        make_encoding("hexagon")
+
+
+def test_theory_matches_the_three_direction_formula(utm_points: np.ndarray) -> None:
+    s, lmin, lmax = 6, 100.0, 10_000.0
+    enc = TheoryEncoding(s, lmin, lmax, dtype=torch.float64)
+    ours = enc(torch.from_numpy(utm_points)).numpy()
+    omega = 1.0 / (lmin * (lmax / lmin) ** (np.arange(s) / (s - 1)))
+    ref = []
+    for theta in np.radians([0.0, 120.0, 240.0]):
+        proj = utm_points[:, 0] * np.cos(theta) + utm_points[:, 1] * np.sin(theta)
+        for w in omega:
+            ref += [np.sin(w * proj), np.cos(w * proj)]
+    assert np.abs(ours - np.stack(ref, axis=1)).max() < 1e-8
+
+
+def test_rff_features_are_sin_cos_of_seeded_gaussian_frequencies(utm_points: np.ndarray) -> None:
+    enc = RandomFourierEncoding(4, 100.0, 1_000.0, frequencies_per_scale=500, seed=7)
+    freq = enc.frequencies.numpy()  # (2, 4 * 500), scale by scale
+    assert freq.shape == (2, 2000)
+    scales = 100.0 * 10.0 ** (np.arange(4) / 3)
+    for i, lam in enumerate(scales):  # N(0, 1/lambda^2) per axis, both axes alike
+        block = freq[:, i * 500 : (i + 1) * 500]
+        assert np.std(block) * lam == pytest.approx(1.0, rel=0.1)
+        assert abs(np.mean(block)) * lam < 0.1
+    small = RandomFourierEncoding(3, 100.0, 1_000.0, frequencies_per_scale=2, seed=7)
+    out = small.to(torch.float64)(torch.from_numpy(utm_points[:50])).numpy()
+    phase = utm_points[:50] @ small.frequencies.numpy()
+    ref = np.stack([np.sin(phase), np.cos(phase)], axis=-1).reshape(50, -1)
+    assert np.abs(out - ref).max() < 1e-6  # float32 output, float64 phase
+    again = RandomFourierEncoding(3, 100.0, 1_000.0, frequencies_per_scale=2, seed=7)
+    torch.testing.assert_close(again.frequencies, small.frequencies)  # seeded
+    other = RandomFourierEncoding(3, 100.0, 1_000.0, frequencies_per_scale=2, seed=8)
+    assert not torch.equal(other.frequencies, small.frequencies)
+
+
+def test_rff_has_no_preferred_axis_where_grid_does() -> None:
+    # the similarity kernel of the features, k(d) = mean cos(omega . d), for a step of
+    # 600 m along x and along the diagonal: equal for an isotropic encoding
+    def kernel(enc: PositionalEncoding, d: np.ndarray) -> float:
+        a = enc(torch.zeros(1, 2, dtype=torch.float64)).double()
+        b = enc(torch.from_numpy(d[None])).double()
+        return float((a * b).sum() / (a * a).sum())
+
+    along = np.array([600.0, 0.0])
+    diagonal = np.array([600.0, 600.0]) / np.sqrt(2.0)
+    rff = RandomFourierEncoding(8, 100.0, 10_000.0, frequencies_per_scale=256, seed=0)
+    grid = GridEncoding(8, 100.0, 10_000.0)
+    assert abs(kernel(rff, along) - kernel(rff, diagonal)) < 0.03
+    assert abs(kernel(grid, along) - kernel(grid, diagonal)) > 0.2
+
+
+def test_sphere_has_no_seam_at_the_antimeridian_or_the_poles() -> None:
+    from geocalliper.encoders.fourier import EQC_RADIUS
+
+    enc = SphericalFourierEncoding(8, 1_000.0, 1e6, seed=0, dtype=torch.float64)
+
+    def at(lon: float, lat: float) -> torch.Tensor:
+        xy = torch.tensor([[np.radians(lon), np.radians(lat)]], dtype=torch.float64)
+        return enc(xy * EQC_RADIUS)
+
+    torch.testing.assert_close(at(180.0, 10.0), at(-180.0, 10.0))
+    torch.testing.assert_close(at(0.0, 90.0), at(123.0, 90.0))
+    # the features are those of the 3-D point on the sphere: continuous everywhere
+    lon, lat = np.radians(-73.9), np.radians(40.7)
+    point = EQC_RADIUS * np.array(
+        [np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)]
+    )
+    phase = point @ enc.frequencies.numpy()
+    ref = np.stack([np.sin(phase), np.cos(phase)], axis=-1).reshape(-1)
+    np.testing.assert_allclose(at(-73.9, 40.7).numpy()[0], ref, atol=1e-6)

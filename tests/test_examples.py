@@ -71,7 +71,7 @@ def _check_png(path: Path, min_side: int) -> tuple[int, int]:
 
 def test_helsinki_example_runs_on_the_bundled_extract():
     out = _run("pretrain_and_embed_helsinki.py", "2")
-    assert "best epoch" in out and "Senate Square" in out
+    assert "best step" in out and "Senate Square" in out
 
 
 def test_nyc_rgb_map_example(tmp_path):

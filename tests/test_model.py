@@ -12,15 +12,29 @@ import torch
 
 import geocalliper as gc
 from geocalliper.calliper.module import contrastive_loss
-from geocalliper.exceptions import ModelFileError, NotFittedError
+from geocalliper.exceptions import (
+    ModelFileError,
+    NotFittedError,
+    TrainingDivergedError,
+    UndertrainedWarning,
+)
 from geocalliper.text import TextEncoder
 
 
-def test_fit_learns_and_keeps_the_best_epoch(fitted: gc.CaLLiPer) -> None:
+def test_fit_learns_and_keeps_the_best_step(fitted: gc.CaLLiPer) -> None:
     h = fitted.history_
-    assert list(h.columns) == ["epoch", "train_loss", "val_loss", "temperature", "seconds"]
-    assert h["val_loss"].iloc[-1] < h["val_loss"].iloc[0]  # it learned something
-    assert fitted.best_epoch_ == int(h.loc[h["val_loss"].idxmin(), "epoch"])
+    assert list(h.columns) == [
+        "step",
+        "epoch",
+        "train_loss",
+        "val_loss",
+        "temperature",
+        "learning_rate",
+        "seconds",
+    ]
+    assert h["val_loss"].min() < h["val_loss"].iloc[0]  # it learned something
+    assert fitted.best_step_ == int(h.loc[h["val_loss"].idxmin(), "step"])
+    assert fitted.best_epoch_ == pytest.approx(h.loc[h["val_loss"].idxmin(), "epoch"])
     assert fitted.crs_.to_epsg() == 32635  # Helsinki's UTM zone
     assert 0.01 <= fitted._temperature() <= 1.0
 
@@ -221,3 +235,163 @@ def test_logit_scale_is_clamped() -> None:
 def test_not_fitted() -> None:
     with pytest.raises(NotFittedError, match="fit"):
         gc.CaLLiPer().embed(gpd.GeoSeries([], crs=4326))
+
+
+def test_same_text_pairs_are_positives_in_the_loss() -> None:
+    torch.manual_seed(1)
+    loc = torch.nn.functional.normalize(torch.randn(5, 3), dim=1)
+    txt = torch.nn.functional.normalize(torch.randn(5, 3), dim=1)
+    ids = torch.tensor([0, 1, 0, 2, 1])
+    txt = txt[torch.tensor([0, 1, 0, 3, 1])]  # equal ids, equal texts
+    s = torch.tensor(1.5)
+    logits = (np.exp(1.5) * loc @ txt.T).numpy().astype(np.float64)
+    same = (ids[:, None] == ids[None, :]).numpy().astype(np.float64)
+    target = same / same.sum(axis=1, keepdims=True)
+
+    def soft_ce(m: np.ndarray) -> float:
+        logp = m - np.log(np.exp(m).sum(axis=1, keepdims=True))
+        return float(-(target * logp).sum(axis=1).mean())
+
+    expected = 0.5 * (soft_ce(logits) + soft_ce(logits.T))
+    assert float(contrastive_loss(loc, txt, s, ids)) == pytest.approx(expected, rel=1e-5)
+    # all ids distinct: the reference loss exactly
+    distinct = torch.arange(5)
+    assert float(contrastive_loss(loc, txt, s, distinct)) == pytest.approx(
+        float(contrastive_loss(loc, txt, s)), rel=1e-6
+    )
+
+
+def test_logit_scale_can_be_left_free_and_text_unnormalised() -> None:
+    from geocalliper.calliper import CaLLiPerModule
+
+    m = CaLLiPerModule(
+        text_dim=4, num_scales=2, embedding_dim=4, max_logit_scale=None, normalize_text=False
+    )
+    with torch.no_grad():
+        m.logit_scale.fill_(10.0)
+    m.clamp_logit_scale_()
+    assert float(m.logit_scale.detach()) == 10.0  # the reference: no cap
+    _, txt = m(torch.zeros(3, 2, dtype=torch.float64), torch.randn(3, 4) * 50)
+    assert not torch.allclose(txt.norm(dim=1), torch.ones(3))
+
+
+def test_diverged_fit_raises_instead_of_returning_initial_weights(
+    helsinki_pois: gpd.GeoDataFrame,
+) -> None:
+    with pytest.raises(TrainingDivergedError, match="learning_rate"):
+        gc.CaLLiPer(learning_rate=1e10, max_steps=50, progress=False).fit(helsinki_pois)
+
+
+def test_nan_text_vectors_are_refused(helsinki_pois: gpd.GeoDataFrame, monkeypatch) -> None:
+    original = TextEncoder.encode_unique
+
+    def poisoned(self, texts):
+        table, codes = original(self, texts)
+        table = table.copy()
+        table[0] = np.nan
+        return table, codes
+
+    monkeypatch.setattr(TextEncoder, "encode_unique", poisoned)
+    with pytest.raises(TrainingDivergedError, match="NaN"):
+        gc.CaLLiPer(max_steps=20, progress=False).fit(helsinki_pois)
+
+
+def test_small_data_trains_in_steps_and_says_when_the_batch_is_too_big(
+    helsinki_pois: gpd.GeoDataFrame,
+) -> None:
+    small = helsinki_pois.sample(n=300, random_state=0)
+    with pytest.warns(UndertrainedWarning, match="larger than the 270 training POIs"):
+        model = gc.CaLLiPer(
+            batch_size=1024, max_steps=60, min_steps=0, eval_every=20, progress=False
+        ).fit(small)
+    # 270 training POIs in one batch: one step an epoch, and still 60 optimiser steps
+    assert list(model.history_["step"]) == [20, 40, 60]
+    assert model.history_["epoch"].iloc[-1] == 60
+
+
+def test_an_early_best_step_warns(helsinki_pois: gpd.GeoDataFrame) -> None:
+    with pytest.warns(UndertrainedWarning, match="barely trained"):
+        model = gc.CaLLiPer(max_steps=40, eval_every=10, min_steps=1000, progress=False).fit(
+            helsinki_pois
+        )
+    assert model.best_step_ <= 40
+
+
+def test_learning_rate_schedule_warms_up_then_decays() -> None:
+    from geocalliper.calliper.training import lr_factor
+
+    assert lr_factor(5, 100, 10, "cosine") == pytest.approx(0.5)
+    assert lr_factor(10, 100, 10, "cosine") == pytest.approx(1.0)
+    assert lr_factor(100, 100, 10, "cosine") == pytest.approx(0.0, abs=1e-12)
+    assert lr_factor(80, 100, 10, "constant") == 1.0
+    with pytest.raises(ValueError, match="lr_schedule"):
+        gc.CaLLiPer(lr_schedule="linear").fit(gpd.GeoDataFrame())
+
+
+@pytest.mark.parametrize("encoding", ["grid", "theory", "rff", "sphere"])
+def test_every_encoding_fits_saves_and_loads(
+    encoding: str, helsinki_pois: gpd.GeoDataFrame, tmp_path: Path
+) -> None:
+    model = gc.CaLLiPer(
+        encoding=encoding,
+        num_scales=8,
+        hidden_dim=32,
+        embedding_dim=16,
+        max_steps=30,
+        min_steps=0,
+        progress=False,
+    ).fit(helsinki_pois)
+    if encoding == "sphere":
+        assert model.crs_.to_epsg() == 4087  # the sphere reads WGS 84 / World Equidistant
+    else:
+        assert model.crs_.to_epsg() == 32635
+    same = gc.CaLLiPer.load(model.save(tmp_path / encoding))
+    assert same.encoding == encoding
+    np.testing.assert_array_equal(
+        model.embed(helsinki_pois.head(50)).to_numpy(),
+        same.embed(helsinki_pois.head(50)).to_numpy(),
+    )
+
+
+def test_sphere_refuses_another_crs(helsinki_pois: gpd.GeoDataFrame) -> None:
+    with pytest.raises(gc.exceptions.CRSError, match="EPSG:4087"):
+        gc.CaLLiPer(encoding="sphere", crs="EPSG:3067", max_steps=5).fit(helsinki_pois)
+
+
+def test_model_files_from_before_the_encoding_option_load_as_grid(
+    helsinki_pois: gpd.GeoDataFrame, tmp_path: Path
+) -> None:
+    from geocalliper._constants import CALLIPER_KIND
+    from geocalliper.persistence import save_model_dir
+
+    model = gc.CaLLiPer(
+        encoding="grid",
+        num_scales=8,
+        hidden_dim=32,
+        embedding_dim=16,
+        max_steps=20,
+        min_steps=0,
+        progress=False,
+    ).fit(helsinki_pois)
+    path = model.save(tmp_path / "new")
+    config = json.loads((path / "config.json").read_text())
+    # an older file: no encoding, normalize_text or step options
+    for key in (
+        "encoding",
+        "frequencies_per_scale",
+        "normalize_text",
+        "same_text_positive",
+        "max_steps",
+        "warmup_steps",
+        "lr_schedule",
+        "eval_every",
+        "min_steps",
+    ):
+        config["params"].pop(key)
+    old = save_model_dir(tmp_path / "old", CALLIPER_KIND, config, model.module_.state_dict())
+    loaded = gc.CaLLiPer.load(old)
+    assert loaded.encoding == "grid"
+    np.testing.assert_array_equal(
+        model.embed(helsinki_pois.head(20)).to_numpy(),
+        loaded.embed(helsinki_pois.head(20)).to_numpy(),
+    )

@@ -53,6 +53,10 @@ class ContrastiveDataset:
         """Coordinates and text embeddings of the POIs at ``idx``."""
         return self.coords[idx], self.text_table[self.codes[idx]]
 
+    def text_ids(self, idx: torch.Tensor) -> torch.Tensor:
+        """Which distinct text each POI at ``idx`` has (equal ids: the same text)."""
+        return self.codes[idx]
+
 
 def train_val_split(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Random split of ``range(n)`` into train and validation indices (seeded).

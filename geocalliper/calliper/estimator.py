@@ -20,7 +20,9 @@ from tqdm.auto import tqdm
 from .._constants import CALLIPER_KIND, DEFAULT_TEXT_MODEL, TEXT_COLUMN
 from .._params import FittedModuleMixin, ParamsMixin
 from ..coords import as_geoseries, estimate_metric_crs, geometries_to_xy, metric_crs
+from ..encoders import encoding_class
 from ..exceptions import (
+    CRSError,
     EmptyDataError,
     MissingColumnError,
     MissingProjectorError,
@@ -31,7 +33,7 @@ from ..poi import make_text
 from ..text import TextEncoder
 from .dataset import ContrastiveDataset, train_val_split
 from .module import CaLLiPerModule
-from .training import TrainingConfig, train_contrastive
+from .training import SCHEDULES, TrainingConfig, train_contrastive
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 #: parameters that describe where and how to run, not the model; not saved
@@ -42,6 +44,8 @@ MIN_POIS = 10
 #: saved without its projector
 PROJECTOR_KEYS = ("text_projector.weight", "text_projector.bias")
 TEXT_SIDE_KEYS = (*PROJECTOR_KEYS, "logit_scale")
+#: what a model file saved before a parameter existed used, where that shapes its output
+LEGACY_PARAMS = {"encoding": "grid", "normalize_text": True}
 
 
 def default_device() -> str:
@@ -66,24 +70,47 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
     ----------
     crs
         Projected CRS in metres in which coordinates are encoded. ``None`` (default)
-        picks the UTM zone of the training POIs (``estimate_utm_crs``). Stored with
-        the model; every input is reprojected to it.
+        picks the UTM zone of the training POIs (``estimate_utm_crs``); the
+        ``"sphere"`` encoding always uses EPSG:4087. Stored with the model; every
+        input is reprojected to it.
+    encoding
+        Positional encoding (:data:`geocalliper.encoders.ENCODINGS`): ``"rff"``
+        (default: random Fourier features with Gaussian frequencies, isotropic),
+        ``"grid"`` (the CaLLiPer reference, axis-aligned), ``"theory"`` (Space2Vec, three
+        directions) or ``"sphere"`` (random Fourier features on the sphere, for study
+        areas wider than a UTM zone). ``docs/benchmarks.md`` compares them.
     num_scales, lambda_min, lambda_max
-        Grid encoding: ``S`` scales between ``lambda_min`` and ``lambda_max`` metres
-        (reference: 32, 100 m, 10 km).
+        ``S`` scales between ``lambda_min`` and ``lambda_max`` metres (reference: 32,
+        100 m, 10 km).
+    frequencies_per_scale
+        Random frequencies drawn per scale (``"rff"``, ``"sphere"``; from ``seed``).
     embedding_dim, hidden_dim, num_blocks, dropout
         FCNet shape (reference: 128, 256, 4, 0.5).
     text_model
         sentence-transformers model name or folder; ``None`` is the bundled
         all-MiniLM-L6-v2, loaded offline.
     temperature, max_logit_scale
-        Initial InfoNCE temperature (0.07) and the cap on the learnable logit scale (100).
-    batch_size, max_epochs, learning_rate, weight_decay, val_fraction, patience
-        Training: AdamW (no weight decay on biases and the scale), a random
-        validation split, the best epoch by validation loss is kept, and training
-        stops after ``patience`` epochs without improvement.
+        Initial InfoNCE temperature (0.07) and the cap on the learnable logit scale
+        (100, as CLIP; ``None``: no cap, as the CaLLiPer reference).
+    normalize_text
+        L2-normalise the projected text embeddings in the loss (``False``: the reference).
+    same_text_positive
+        In a batch, POIs with the same text are positives of each other rather than
+        negatives (``False``: the reference's plain InfoNCE).
+    batch_size, max_steps, max_epochs
+        Training length in optimiser steps of ``batch_size`` pairs: at most
+        ``max_steps`` (and ``max_epochs`` passes, if given). A batch larger than the
+        training set is shrunk to it, with a warning.
+    learning_rate, weight_decay, warmup_steps, lr_schedule
+        AdamW (no weight decay on biases and the scale), a linear warm-up, then
+        ``"cosine"`` decay to zero at the last step, or ``"constant"``.
+    val_fraction, eval_every, patience, min_steps
+        A random validation split is scored every ``eval_every`` steps (default: about
+        once an epoch, every 25–250 steps); the best is kept, and training stops after
+        ``patience`` validations without improvement once ``min_steps`` are done. A
+        best model from before ``min_steps`` is kept with an ``UndertrainedWarning``.
     seed
-        Seeds the split, the initial weights and the batch order.
+        Seeds the split, the initial weights, random frequencies and the batch order.
     dtype
         ``"float32"`` (default) or ``"float64"``.
     device
@@ -100,9 +127,12 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
     module_ : CaLLiPerModule
         The trained torch module (location encoder, text projector, logit scale).
     history_ : pandas.DataFrame
-        Per-epoch ``train_loss``, ``val_loss``, ``temperature`` and ``seconds``.
-    best_epoch_ : int
-        Epoch whose weights were kept.
+        One row per validation: ``step``, ``epoch``, ``train_loss``, ``val_loss``,
+        ``temperature``, ``learning_rate`` and ``seconds``.
+    best_step_ : int
+        Optimiser step whose weights were kept.
+    best_epoch_ : float
+        The same, in passes over the training POIs.
     text_model_id_ : str
         Identifier of the text model the projector was trained against.
     timings_ : dict
@@ -122,7 +152,7 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
     >>> from geocalliper.datasets import helsinki_osm_path
     >>> pois = read_osm_pbf(helsinki_osm_path())
     >>> pois["text"] = osm_text(pois)
-    >>> model = CaLLiPer(max_epochs=5).fit(pois)          # doctest: +SKIP
+    >>> model = CaLLiPer(max_steps=500).fit(pois)         # doctest: +SKIP
     >>> model.embed(pois.head()).shape                     # doctest: +SKIP
     (5, 128)
     >>> model.save("helsinki-calliper")                    # doctest: +SKIP
@@ -137,22 +167,31 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
         self,
         *,
         crs: Any = None,
+        encoding: str = "rff",
         num_scales: int = 32,
         lambda_min: float = 100.0,
         lambda_max: float = 10_000.0,
+        frequencies_per_scale: int = 2,
         embedding_dim: int = 128,
         hidden_dim: int = 256,
         num_blocks: int = 4,
         dropout: float = 0.5,
         text_model: str | None = None,
         temperature: float = 0.07,
-        max_logit_scale: float = 100.0,
-        batch_size: int = 1024,
-        max_epochs: int = 50,
+        max_logit_scale: float | None = 100.0,
+        normalize_text: bool = True,
+        same_text_positive: bool = True,
+        batch_size: int = 256,
+        max_steps: int = 3000,
+        max_epochs: int | None = None,
         learning_rate: float = 1e-3,
         weight_decay: float = 0.01,
+        warmup_steps: int = 100,
+        lr_schedule: str = "cosine",
         val_fraction: float = 0.1,
-        patience: int = 5,
+        eval_every: int | None = None,
+        patience: int = 10,
+        min_steps: int = 300,
         seed: int = 0,
         dtype: str = "float32",
         device: str | None = None,
@@ -160,9 +199,11 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
         progress: bool = True,
     ) -> None:
         self.crs = crs
+        self.encoding = encoding
         self.num_scales = num_scales
         self.lambda_min = lambda_min
         self.lambda_max = lambda_max
+        self.frequencies_per_scale = frequencies_per_scale
         self.embedding_dim = embedding_dim
         self.hidden_dim = hidden_dim
         self.num_blocks = num_blocks
@@ -170,12 +211,19 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
         self.text_model = text_model
         self.temperature = temperature
         self.max_logit_scale = max_logit_scale
+        self.normalize_text = normalize_text
+        self.same_text_positive = same_text_positive
         self.batch_size = batch_size
+        self.max_steps = max_steps
         self.max_epochs = max_epochs
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
+        self.warmup_steps = warmup_steps
+        self.lr_schedule = lr_schedule
         self.val_fraction = val_fraction
+        self.eval_every = eval_every
         self.patience = patience
+        self.min_steps = min_steps
         self.seed = seed
         self.dtype = dtype
         self.device = device
@@ -193,19 +241,31 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
     def _check_params(self) -> None:
         if self.dtype not in _DTYPES:
             raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}.")
-        for name in ("num_scales", "embedding_dim", "hidden_dim", "batch_size", "max_epochs"):
+        encoding_class(self.encoding)  # a clear ValueError naming the choices
+        positive = ("num_scales", "embedding_dim", "hidden_dim", "batch_size", "max_steps")
+        for name in (*positive, "frequencies_per_scale", "patience"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+        for name in ("max_epochs", "eval_every"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ValueError(f"{name} must be a positive integer or None, got {value!r}.")
         if self.batch_size < 2:
             raise ValueError("batch_size must be at least 2 for a contrastive loss.")
+        if self.lr_schedule not in SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {SCHEDULES}, got {self.lr_schedule!r}.")
 
     def _new_module(self, text_dim: int) -> CaLLiPerModule:
         return CaLLiPerModule(
             text_dim=text_dim,
             temperature=self.temperature,
             max_logit_scale=self.max_logit_scale,
+            normalize_text=self.normalize_text,
             dtype=_DTYPES[self.dtype],
+            encoding=self.encoding,
+            frequencies_per_scale=self.frequencies_per_scale,
+            seed=self.seed,
             num_scales=self.num_scales,
             lambda_min=self.lambda_min,
             lambda_max=self.lambda_max,
@@ -274,7 +334,7 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
                 f"Need at least {MIN_POIS} POIs to train and validate, got {len(geoms)}."
             )
         texts = self._texts(pois, text)
-        crs = metric_crs(self.crs) if self.crs is not None else estimate_metric_crs(geoms)
+        crs = self._encoding_crs(geoms)
         xy = geometries_to_xy(geoms, crs, name="POIs")
 
         t0 = time.perf_counter()
@@ -289,20 +349,27 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
         train_idx, val_idx = train_val_split(len(data), self.val_fraction, self.seed)
         config = TrainingConfig(
             batch_size=self.batch_size,
+            max_steps=self.max_steps,
             max_epochs=self.max_epochs,
             learning_rate=self.learning_rate,
             weight_decay=self.weight_decay,
+            warmup_steps=self.warmup_steps,
+            schedule=self.lr_schedule,
+            eval_every=self.eval_every,
             patience=self.patience,
+            min_steps=self.min_steps,
+            same_text_positive=self.same_text_positive,
             seed=self.seed,
             progress=self.progress,
         )
-        history, best_epoch = train_contrastive(module, data, train_idx, val_idx, config)
+        history, best_step = train_contrastive(module, data, train_idx, val_idx, config)
         t_train = time.perf_counter() - t0 - t_text
 
         self.module_ = module
         self.crs_ = crs
         self.history_ = history
-        self.best_epoch_ = best_epoch
+        self.best_step_ = best_step
+        self.best_epoch_ = _epoch_at(history, best_step)
         self.text_model_id_ = encoder.model_id
         self.text_dim_ = int(table.shape[1])
         self.n_pois_ = len(xy)
@@ -310,6 +377,18 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
         self.has_projector_ = True
         self.training_texts_ = _count_texts(texts)
         return self
+
+    def _encoding_crs(self, geoms: gpd.GeoSeries) -> CRS:
+        """The CRS to encode in: the encoding's own, the given ``crs``, or the UTM zone."""
+        required = encoding_class(self.encoding).required_crs
+        if required is not None:
+            if self.crs is not None and CRS.from_user_input(self.crs) != CRS(required):
+                raise CRSError(
+                    f"The {self.encoding!r} encoding works in {required}; leave crs=None "
+                    f"(got {self.crs!r})."
+                )
+            return metric_crs(required)
+        return metric_crs(self.crs) if self.crs is not None else estimate_metric_crs(geoms)
 
     # ------------------------------------------------------------------ embed
     @torch.inference_mode()
@@ -391,6 +470,7 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
             "text_model": self.text_model_id_,
             "text_dim": self.text_dim_,
             "n_pois": self.n_pois_,
+            "best_step": self.best_step_,
             "best_epoch": self.best_epoch_,
             "history": self.history_.to_dict("records"),
             "text_projector": self.has_projector_,
@@ -418,7 +498,7 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
         """
         config, tensors = load_model_dir(path, CALLIPER_KIND)
         try:
-            params = dict(config["params"])
+            params = {**LEGACY_PARAMS, **dict(config["params"])}
             unknown = set(params) - set(cls._param_names())
             if unknown:
                 raise ModelFileError(f"Unknown parameters {sorted(unknown)} in the config.")
@@ -465,7 +545,8 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
         model.module_ = module.to(torch.device(device or default_device())).eval()
         model.crs_ = metric_crs(crs)
         model.history_ = pd.DataFrame(config.get("history", []))
-        model.best_epoch_ = int(config.get("best_epoch", 0))
+        model.best_step_ = int(config.get("best_step", 0))
+        model.best_epoch_ = float(config.get("best_epoch", 0))
         model.text_model_id_ = text_model
         model.text_dim_ = text_dim
         model.n_pois_ = int(config.get("n_pois", 0))
@@ -543,6 +624,12 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
         from ..zeroshot import describe
 
         return describe(self, points, candidates, k, prior=prior, batch_size=batch_size)
+
+
+def _epoch_at(history: pd.DataFrame, step: int) -> float:
+    """Passes over the training POIs at ``step`` (0 when no validation ran)."""
+    row = history.loc[history["step"] == step, "epoch"] if len(history) else ()
+    return float(row.iloc[0]) if len(row) else 0.0
 
 
 def _count_texts(texts: Sequence[str]) -> pd.Series:

@@ -14,8 +14,9 @@ from ..encoders import LocationEncoder
 class CaLLiPerModule(nn.Module):
     """Location encoder, text projector and learnable temperature.
 
-    ``forward(coords, text_embeddings)`` returns the L2-normalised location and
-    projected text embeddings, ready for :func:`contrastive_loss`.
+    ``forward(coords, text_embeddings)`` returns the L2-normalised location
+    embeddings and the projected text embeddings (L2-normalised too unless
+    ``normalize_text=False``), ready for :func:`contrastive_loss`.
 
     Parameters
     ----------
@@ -24,7 +25,10 @@ class CaLLiPerModule(nn.Module):
     temperature
         Initial temperature; the learnable logit scale starts at ``ln(1/temperature)``.
     max_logit_scale
-        The logit scale ``exp(s)`` is clamped to at most this value, as in CLIP.
+        The logit scale ``exp(s)`` is clamped to ``[1, max_logit_scale]``, as in CLIP;
+        ``None`` leaves it free (the CaLLiPer reference).
+    normalize_text
+        L2-normalise the projected text embeddings (``False`` is the reference).
     **location_kwargs
         Passed to :class:`~geocalliper.encoders.LocationEncoder`.
 
@@ -40,8 +44,9 @@ class CaLLiPerModule(nn.Module):
         self,
         text_dim: int = 384,
         temperature: float = 0.07,
-        max_logit_scale: float = 100.0,
+        max_logit_scale: float | None = 100.0,
         dtype: torch.dtype = torch.float32,
+        normalize_text: bool = True,
         **location_kwargs: float,
     ) -> None:
         super().__init__()
@@ -49,13 +54,16 @@ class CaLLiPerModule(nn.Module):
         embedding_dim = self.location.net.output.out_features
         self.text_projector = nn.Linear(text_dim, embedding_dim).to(dtype)
         self.logit_scale = nn.Parameter(torch.tensor(math.log(1.0 / temperature), dtype=dtype))
-        self.max_log_scale = math.log(max_logit_scale)
+        self.max_log_scale = None if max_logit_scale is None else math.log(max_logit_scale)
+        self.normalize_text = bool(normalize_text)
 
     def forward(
         self, coords: torch.Tensor, text_embeddings: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         loc = F.normalize(self.location(coords), dim=-1)
-        txt = F.normalize(self.project_text(text_embeddings), dim=-1)
+        txt = self.project_text(text_embeddings)
+        if self.normalize_text:
+            txt = F.normalize(txt, dim=-1)
         return loc, txt
 
     def project_text(self, text_embeddings: torch.Tensor) -> torch.Tensor:
@@ -64,24 +72,38 @@ class CaLLiPerModule(nn.Module):
 
     @torch.no_grad()
     def clamp_logit_scale_(self) -> None:
-        """Keep ``exp(s)`` within ``[1, max_logit_scale]``, as CLIP does."""
-        self.logit_scale.clamp_(0.0, self.max_log_scale)
+        """Keep ``exp(s)`` within ``[1, max_logit_scale]``, as CLIP does (if capped)."""
+        if self.max_log_scale is not None:
+            self.logit_scale.clamp_(0.0, self.max_log_scale)
 
 
 def contrastive_loss(
-    loc: torch.Tensor, txt: torch.Tensor, logit_scale: torch.Tensor
+    loc: torch.Tensor,
+    txt: torch.Tensor,
+    logit_scale: torch.Tensor,
+    text_ids: torch.Tensor | None = None,
 ) -> torch.Tensor:
     r"""Bidirectional InfoNCE: mean of location→text and text→location cross-entropy.
 
-    ``logits = exp(s) · L Tᵀ`` with matching pairs on the diagonal; ``loc`` and
-    ``txt`` are expected L2-normalised.
+    ``logits = exp(s) · L Tᵀ`` with matching pairs on the diagonal. With ``text_ids``
+    (one integer per pair), pairs that share a text are positives too: each row's
+    target spreads evenly over the columns with the same text, instead of treating
+    an identical text as a negative (the in-batch false negatives that many POIs
+    with one text create). Without it, the reference loss.
 
     Examples
     --------
     >>> eye = torch.eye(3)
     >>> float(contrastive_loss(eye, eye, torch.tensor(0.0))) > 0
     True
+    >>> same = contrastive_loss(eye, eye, torch.tensor(0.0), torch.tensor([0, 0, 1]))
+    >>> float(same) < float(contrastive_loss(eye, eye, torch.tensor(0.0)))
+    True
     """
     logits = logit_scale.exp() * loc @ txt.T
-    target = torch.arange(loc.shape[0], device=loc.device)
+    if text_ids is None:
+        target = torch.arange(loc.shape[0], device=loc.device)
+        return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
+    positive = (text_ids[:, None] == text_ids[None, :]).to(logits.dtype)
+    target = positive / positive.sum(dim=1, keepdim=True)  # symmetric mask: rows = columns
     return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))

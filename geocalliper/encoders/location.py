@@ -1,19 +1,33 @@
-"""The CaLLiPer location encoder: Grid positional encoding followed by FCNet."""
+"""The CaLLiPer location encoder: a positional encoding followed by FCNet."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 
+from .base import make_encoding
 from .fcnet import FCNet
-from .grid import GridEncoding
 
 
 class LocationEncoder(nn.Module):
-    """Map projected coordinates ``(N, 2)`` to location embeddings ``(N, D)``.
+    """Map coordinates ``(N, 2)`` to location embeddings ``(N, D)``.
 
     Pure tensors in and out, no I/O. Output is not normalised; the contrastive loss
     and similarity functions L2-normalise it.
+
+    Parameters
+    ----------
+    encoding
+        Name of the positional encoding (see :data:`geocalliper.encoders.ENCODINGS`):
+        ``"grid"`` (the reference), ``"theory"``, ``"rff"`` or ``"sphere"``.
+    num_scales, lambda_min, lambda_max
+        Scales of the encoding, in metres.
+    frequencies_per_scale, seed
+        Random frequencies per scale, and their seed (``"rff"`` and ``"sphere"`` only).
+    embedding_dim, hidden_dim, num_blocks, dropout
+        FCNet shape.
+    dtype
+        Parameter and output dtype.
 
     Examples
     --------
@@ -32,9 +46,20 @@ class LocationEncoder(nn.Module):
         num_blocks: int = 4,
         dropout: float = 0.5,
         dtype: torch.dtype = torch.float32,
+        encoding: str = "grid",
+        frequencies_per_scale: int = 2,
+        seed: int = 0,
     ) -> None:
         super().__init__()
-        self.encoding = GridEncoding(num_scales, lambda_min, lambda_max, dtype=dtype)
+        self.encoding = make_encoding(
+            encoding,
+            num_scales=num_scales,
+            lambda_min=lambda_min,
+            lambda_max=lambda_max,
+            frequencies_per_scale=frequencies_per_scale,
+            seed=seed,
+            dtype=dtype,
+        )
         self.net = FCNet(
             self.encoding.out_features, embedding_dim, hidden_dim, num_blocks, dropout
         ).to(dtype)
