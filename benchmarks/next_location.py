@@ -374,7 +374,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 results["calliper_params"] = {
                     k: v for k, v in calliper.get_params().items() if k not in ("progress", "seed")
                 }
-                calliper.fit(pois)
+                if any(v != "vanilla" for v in args.variants):  # vanilla needs none
+                    calliper.fit(pois)
                 calliper_s.append(time.perf_counter() - t0)
                 for variant in args.variants:
                     r = run_one(visits, variant, calliper, masked, candidates, args, shape, seed)

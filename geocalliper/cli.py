@@ -302,8 +302,10 @@ def _cmd_pretrain_activity(args: argparse.Namespace) -> int:
     from .mobility.recipes import pretrain_activity_calliper
 
     visits = _read_visits(args.visits, args)
+    limits = {} if args.max_steps is None else {"max_steps": args.max_steps}
     model = pretrain_activity_calliper(
         visits,
+        **limits,
         seed=args.seed,
         progress=not args.quiet,
         split_col=args.split_col,
@@ -621,6 +623,9 @@ def build_parser() -> argparse.ArgumentParser:
     act.add_argument("visits", help="visits with start times and durations (minutes)")
     act.add_argument("--out", required=True, help="model directory to write")
     act.add_argument("--duration-col", default="duration")
+    act.add_argument(
+        "--max-steps", type=int, default=None, help="optimiser steps at most (default: CaLLiPer's)"
+    )
     act.add_argument("--seed", type=int, default=0)
     visit_options(act)
 

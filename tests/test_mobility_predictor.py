@@ -430,3 +430,19 @@ def test_predictor_saved_before_place_features_still_loads(visits, nyc_calliper,
     (path / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(ModelFileError, match="does not match"):
         NextLocationPredictor.load(path)
+
+
+def test_lr_drops_go_on_from_the_best_weights_at_a_tenth_of_the_rate(visits):
+    # a learning rate too small to ever improve the validation loss by 1e-4: each
+    # patience run ends in a drop, until none is left
+    opts = {**TINY, "max_epochs": 10, "learning_rate": 1e-12, "warmup_epochs": 0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plain = NextLocationPredictor(device="cpu", patience=1, **opts).fit(visits)
+        ref = NextLocationPredictor(device="cpu", patience=1, lr_drops=2, **opts).fit(visits)
+    assert len(plain.history_) == 2  # epoch 1 is best, epoch 2 exhausts the patience
+    assert len(ref.history_) == 4  # ... then two more epochs, one per drop
+    lr = ref.history_["lr"].to_numpy()
+    assert lr[2] / lr[1] == pytest.approx(0.1, rel=0.2)
+    assert lr[3] / lr[2] == pytest.approx(0.1, rel=0.2)
+    assert ref.best_epoch_ == 1

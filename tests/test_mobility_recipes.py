@@ -18,6 +18,9 @@ TINY_CALLIPER = dict(
 )
 
 
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # a few steps: undertrained
+
+
 @pytest.fixture(scope="module")
 def geolife(shared_data) -> gpd.GeoDataFrame:
     v = read_geolife_staypoints(shared_data / "geolife-staypoints")
@@ -58,7 +61,9 @@ def test_activity_pois_use_training_visits_outside_the_mask(geolife):
 
 
 def test_pretrain_activity_calliper_from_python_and_the_cli(geolife, tmp_path):
-    model = pretrain_activity_calliper(geolife, max_epochs=2, progress=False, **TINY_CALLIPER)
+    model = pretrain_activity_calliper(
+        geolife, max_steps=5, min_steps=1, progress=False, **TINY_CALLIPER
+    )
     assert model.is_fitted and model.n_pois_ == int((geolife["split"] == "train").sum())
     emb = model.embed_coords(np.array([[0.0, 0.0]]), progress=False)
     assert emb.shape == (1, 8)
@@ -67,8 +72,17 @@ def test_pretrain_activity_calliper_from_python_and_the_cli(geolife, tmp_path):
     few["lon"], few["lat"] = few.geometry.x, few.geometry.y
     pd.DataFrame(few.drop(columns="geometry")).to_csv(tmp_path / "v.csv", index=False)
     rc = cli_main(
-        ["--quiet", "pretrain-activity", str(tmp_path / "v.csv"), "--out", str(tmp_path / "m")]
+        [
+            "--quiet",
+            "pretrain-activity",
+            str(tmp_path / "v.csv"),
+            "--out",
+            str(tmp_path / "m"),
+            "--max-steps",
+            "3",
+        ]
     )
     assert rc == 0 and (tmp_path / "m" / "config.json").is_file()
     loaded = gc.CaLLiPer.load(tmp_path / "m")
     assert loaded.n_pois_ == int((few["split"] == "train").sum())
+    assert int(loaded.history_["step"].iloc[-1]) <= 3
