@@ -13,10 +13,22 @@ pre-trained without their POIs; the test set is reported whole and restricted to
 samples whose target is masked). Every variant ranks the same candidates: every
 location id of the data set.
 
+Baselines (:mod:`geocalliper.mobility.baselines`) rank the same candidates for the
+same targets: ``window_frequency`` (places of the 7-day window, most frequent first,
+then distance from the last visit), ``distance``, ``markov`` (first-order transitions
+counted on the training visits, then distance) and ``popularity`` (training counts,
+then distance). The first two learn nothing, so they are ranked once per data set and
+the masked subset is taken per seed.
+
+CaLLiPer is built with the library's defaults (only the seed differs), so the
+benchmark follows them when they change.
+
 Usage::
 
     python benchmarks/next_location.py                     # full: both data sets, seeds 0 1 2
     python benchmarks/next_location.py --quick             # a small slice (what CI runs)
+    python benchmarks/next_location.py --reference-shape   # FSQ, the reference MHSA shape
+                                                           # and schedule (one seed)
 
 Writes ``benchmarks/results/next_location.json`` (``--out``) and prints markdown tables.
 """
@@ -46,6 +58,7 @@ from nyc_pois import load_nyc_pois  # noqa: E402
 
 import geocalliper as gc  # noqa: E402
 from geocalliper.mobility import (  # noqa: E402
+    BASELINES,
     NextLocationPredictor,
     mask_locations,
     next_location_scores,
@@ -53,12 +66,15 @@ from geocalliper.mobility import (  # noqa: E402
     read_geolife_staypoints,
     split_by_day,
 )
+from geocalliper.mobility.recipes import activity_pois, activity_text  # noqa: E402, F401
 
 VARIANTS = {
     "vanilla": {"features": "lookup", "head": "closed"},
     "calliper_closed": {"features": "both", "head": "closed"},
     "calliper_inductive": {"features": "both", "head": "inductive"},
 }
+#: baselines that learn nothing from the training visits (ranked once per data set)
+STATIC_BASELINES = ("window_frequency", "distance")
 SETTINGS = ("conventional", "inductive")
 METRICS = ("acc@1", "acc@5", "acc@10", "mrr", "ndcg@10", "f1")
 #: model shape per data set (DESIGN: FSQ d 128 / 6 layers, GeoLife d 32-64 / 2 layers;
@@ -67,43 +83,21 @@ SHAPES = {
     "fsq": {"d_model": 64, "n_layers": 2, "n_heads": 8, "ff_dim": 256},
     "geolife": {"d_model": 32, "n_layers": 2, "n_heads": 8, "ff_dim": 256},
 }
+#: the reference MHSA shape and schedule on FSQ-NYC (Hong et al.; DESIGN.md): batch 128
+#: samples = 4 chunks of 32 targets; 50-epoch linear schedule after 2 warm-up epochs;
+#: patience 3 with the learning rate ×0.1 twice
+REFERENCE_SHAPE = {"d_model": 128, "n_layers": 6, "n_heads": 8, "ff_dim": 256}
+REFERENCE_TRAINING = {
+    "batch_size": 4,
+    "learning_rate": 1e-3,
+    "weight_decay": 1e-6,
+    "warmup_epochs": 2,
+    "patience": 3,
+    "lr_drops": 2,
+}
+REFERENCE_EPOCHS = 50
 #: epochs per data set (an epoch on GeoLife costs about a tenth of one on FSQ-NYC)
 EPOCHS = {"fsq": 12, "geolife": 25}
-
-DAYPARTS = [
-    (0, "night"),
-    (6, "morning"),
-    (11, "midday"),
-    (14, "afternoon"),
-    (18, "evening"),
-    (22, "late evening"),
-]
-
-
-def activity_text(visits: pd.DataFrame) -> pd.Series:
-    """Describe the activity of each visit: time of day, weekday/weekend, length.
-
-    E.g. ``"A place of weekday morning activity, a stay of 1 to 3 hours"``.
-    """
-    start = visits["started_at"]
-    hour = start.dt.hour.to_numpy()
-    part = np.empty(len(visits), dtype=object)
-    for h0, name in DAYPARTS:
-        part[hour >= h0] = name
-    week = np.where(start.dt.day_of_week.to_numpy() >= 5, "weekend", "weekday")
-    dur = visits["duration"].to_numpy()
-    length = np.select(
-        [dur < 60, dur < 180, dur < 480],
-        ["under an hour", "of 1 to 3 hours", "of 3 to 8 hours"],
-        "of over 8 hours",
-    )
-    return pd.Series(
-        [
-            f"A place of {w} {p} activity, a stay {n}"
-            for w, p, n in zip(week, part, length, strict=True)
-        ],
-        index=visits.index,
-    )
 
 
 # ---------------------------------------------------------------- data sets
@@ -129,9 +123,7 @@ def calliper_pois(
         hidden = set(venue_loc.loc[venue_loc["location_id"].isin(masked), "venue_id"])
         keep = ~((nyc["source"] == "foursquare") & nyc["source_id"].isin(hidden))
         return nyc[keep].reset_index(drop=True)
-    train = visits[(visits["split"] == "train") & ~visits["location_id"].isin(masked)]
-    pois = gpd.GeoDataFrame({"text": activity_text(train)}, geometry=train.geometry, crs=4326)
-    return pois.reset_index(drop=True)
+    return activity_pois(visits, exclude_locations=masked)
 
 
 def all_places(visits: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -149,6 +141,42 @@ def all_places(visits: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 # ---------------------------------------------------------------- runs
+def _scores(r: pd.DataFrame) -> dict[str, float]:
+    return next_location_scores(
+        r["rank"].to_numpy(), r["location"].tolist(), r["predicted"].tolist()
+    )
+
+
+def _subsets(ranks: pd.DataFrame, masked: list | None) -> dict[str, Any]:
+    """Scores on all targets and, with masked places, on the targets that are masked."""
+    out: dict[str, Any] = {"all": _scores(ranks)}
+    if masked:
+        sub = ranks[ranks["location"].isin(set(masked))]
+        out["masked_targets"] = _scores(sub) if len(sub) else None
+    return out
+
+
+def run_baseline(
+    visits: gpd.GeoDataFrame,
+    name: str,
+    masked: list | None,
+    candidates: gpd.GeoDataFrame,
+    cache: dict[str, pd.DataFrame],
+) -> dict[str, Any]:
+    """One baseline on the test targets (fitted on the train split without ``masked``)."""
+    t0 = time.perf_counter()
+    if name in STATIC_BASELINES and name in cache:
+        ranks = cache[name]
+    else:
+        model = BASELINES[name]().fit(visits, exclude_locations=masked)
+        ranks = model.rank_targets(visits[visits["split"] == "test"], candidates=candidates)
+        if name in STATIC_BASELINES:
+            cache[name] = ranks
+    out = _subsets(ranks, masked)
+    out["rank_seconds"] = time.perf_counter() - t0
+    return out
+
+
 def run_one(
     visits: gpd.GeoDataFrame,
     variant: str,
@@ -165,6 +193,7 @@ def run_one(
         **shape,
         max_epochs=args.max_epochs or EPOCHS[args.dataset],
         patience=args.patience,
+        **args.training,
         seed=seed,
         progress=args.progress,
     )
@@ -173,25 +202,28 @@ def run_one(
     fit_s = time.perf_counter() - t0
     test = visits[visits["split"] == "test"]
     ranks = model.rank_targets(test, candidates=candidates)
-
-    def scores(r: pd.DataFrame) -> dict[str, float]:
-        return next_location_scores(
-            r["rank"].to_numpy(), r["location"].tolist(), r["predicted"].tolist()
-        )
-
     out = {
-        "all": scores(ranks),
+        **_subsets(ranks, masked),
         "fit_seconds": fit_s,
         "epochs": len(model.history_),
         "best_epoch": model.best_epoch_,
         "seconds_per_epoch": float(model.history_["seconds"].mean()),
         "train_targets": model.n_train_targets_,
+        # targets scored per second of training (the reference counts samples)
+        "train_samples_per_second": float(
+            model.n_train_targets_ / model.history_["train_seconds"].mean()
+        ),
     }
-    if masked:
-        sub = ranks[ranks["location"].isin(set(masked))]
-        out["masked_targets"] = scores(sub) if len(sub) else None
     out["_model"] = model
     return out
+
+
+def quick_calliper(calliper: gc.CaLLiPer) -> dict[str, Any]:
+    """A few optimisation steps instead of the defaults, for ``--quick`` only."""
+    params = calliper.get_params()
+    if "max_steps" in params:
+        return {"max_steps": 20, "min_steps": 1} if "min_steps" in params else {"max_steps": 20}
+    return {"max_epochs": 2}
 
 
 def latency(model: NextLocationPredictor, visits, candidates, n: int = 100) -> dict[str, float]:
@@ -238,7 +270,8 @@ def markdown(results: dict[str, Any]) -> str:
                 continue
             for subset in ("all", "masked_targets"):
                 block = res[setting]
-                if not any(block[v].get(subset) for v in block if v in VARIANTS):
+                rows = [v for v in (*VARIANTS, *BASELINES) if v in block]
+                if not any(block[v].get(subset) for v in rows):
                     continue
                 title = "test set" if subset == "all" else "test samples whose target is masked"
                 lines += [
@@ -248,15 +281,17 @@ def markdown(results: dict[str, Any]) -> str:
                     "| variant | n | " + " | ".join(METRICS) + " | s/epoch |",
                     "|---|---|" + "---|" * (len(METRICS) + 1),
                 ]
-                for v in VARIANTS:
+                for v in rows:
                     s = block[v].get(subset)
                     if not s:
                         continue
                     cells = [f"{s[m]['mean']:.2f} ± {s[m]['sd']:.2f}" for m in METRICS]
+                    epoch = block[v].get("seconds_per_epoch")
+                    name = v if v in VARIANTS else f"*{v}* (baseline)"
                     lines.append(
-                        f"| {v} | {s['n']['mean']:.0f} | "
+                        f"| {name} | {s['n']['mean']:.0f} | "
                         + " | ".join(cells)
-                        + f" | {block[v]['seconds_per_epoch']:.1f} |"
+                        + (f" | {epoch:.1f} |" if epoch is not None else " | – |")
                     )
     return "\n".join(lines)
 
@@ -269,21 +304,37 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--max-epochs", type=int, default=None, help="default: EPOCHS")
     parser.add_argument("--patience", type=int, default=3)
-    parser.add_argument("--calliper-epochs", type=int, default=20)
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--baselines", nargs="*", default=list(BASELINES), choices=list(BASELINES))
     parser.add_argument("--quick", action="store_true", help="a small slice, 1 epoch")
+    parser.add_argument(
+        "--reference-shape",
+        action="store_true",
+        help="FSQ only: the reference MHSA shape and schedule (REFERENCE_SHAPE); with "
+        "--max-epochs 1 a throughput figure",
+    )
     parser.add_argument("--progress", action="store_true")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/next_location.json")
     args = parser.parse_args(argv)
+    args.training = {}
     if args.quick:
-        args.max_epochs, args.calliper_epochs = 1, 2
+        args.max_epochs = 1
+    if args.reference_shape:
+        args.datasets, args.training = ["fsq"], dict(REFERENCE_TRAINING)
+        args.patience = REFERENCE_TRAINING["patience"]
+        args.training.pop("patience")
+        args.max_epochs = args.max_epochs or REFERENCE_EPOCHS
+        if args.out == parser.get_default("out"):
+            args.out = ROOT / "benchmarks/results/next_location_reference.json"
     warnings.simplefilter("ignore", UserWarning)
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     t_start = time.perf_counter()
     results: dict[str, Any] = {
         "seeds": args.seeds,
         "max_epochs": args.max_epochs or EPOCHS,
-        "calliper_epochs": args.calliper_epochs,
+        "calliper_params": None,
         "quick": args.quick,
+        "reference_shape": args.reference_shape,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "torch": torch.__version__,
         "datasets": {},
@@ -293,27 +344,40 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         args.dataset = ds
         visits = load_dataset(ds, args.data, args.quick)
         candidates = all_places(visits)
-        shape = SHAPES[ds]
+        shape = REFERENCE_SHAPE if args.reference_shape else SHAPES[ds]
         if args.quick:
             shape = {"d_model": 16, "n_layers": 1, "n_heads": 2, "ff_dim": 32}
         res: dict[str, Any] = {"visits": len(visits), "candidates": len(candidates)}
+        static_ranks: dict[str, pd.DataFrame] = {}
         print(f"== {ds}: {len(visits)} visits, {len(candidates)} locations", flush=True)
         for setting in args.settings:
-            runs: dict[str, list] = {v: [] for v in VARIANTS}
+            runs: dict[str, list] = {v: [] for v in args.variants}
+            base_runs: dict[str, list] = {b: [] for b in args.baselines}
             calliper_s = []
             for seed in args.seeds:
                 masked = mask_locations(visits, 0.1, seed=seed) if setting == "inductive" else []
                 pois = calliper_pois(ds, visits, args.data, set(masked), nyc)
+                for name in args.baselines:
+                    r = run_baseline(visits, name, masked, candidates, static_ranks)
+                    base_runs[name].append(r)
+                    sub = r.get("masked_targets") or {}
+                    print(
+                        f"{ds} {setting} seed {seed} baseline {name}: "
+                        f"acc@1 {r['all']['acc@1']:.2f}"
+                        + (f", masked-target acc@1 {sub['acc@1']:.2f}" if sub else ""),
+                        flush=True,
+                    )
                 t0 = time.perf_counter()
-                calliper = gc.CaLLiPer(
-                    max_epochs=args.calliper_epochs,
-                    patience=5,
-                    batch_size=1024,
-                    seed=seed,
-                    progress=args.progress,
-                ).fit(pois)
+                calliper = gc.CaLLiPer(seed=seed, progress=args.progress)
+                if args.quick:
+                    calliper.set_params(**quick_calliper(calliper))
+                results["calliper_params"] = {
+                    k: v for k, v in calliper.get_params().items() if k not in ("progress", "seed")
+                }
+                if any(v != "vanilla" for v in args.variants):  # vanilla needs none
+                    calliper.fit(pois)
                 calliper_s.append(time.perf_counter() - t0)
-                for variant in VARIANTS:
+                for variant in args.variants:
                     r = run_one(visits, variant, calliper, masked, candidates, args, shape, seed)
                     model = r.pop("_model")
                     runs[variant].append(r)
@@ -322,10 +386,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     print(
                         f"{ds} {setting} seed {seed} {variant}: acc@1 {acc:.2f}"
                         + (f", masked-target acc@1 {sub['acc@1']:.2f}" if sub else "")
-                        + f" ({r['epochs']} epochs, {r['seconds_per_epoch']:.1f} s/epoch)",
+                        + f" ({r['epochs']} epochs, {r['seconds_per_epoch']:.1f} s/epoch, "
+                        f"{r['train_samples_per_second']:.0f} train samples/s)",
                         flush=True,
                     )
-                    if ds == "fsq" and setting == "conventional" and seed == args.seeds[0]:
+                    first = seed == args.seeds[0] and not args.reference_shape
+                    if ds == "fsq" and setting == "conventional" and first:
                         res.setdefault("latency", {})[variant] = latency(model, visits, candidates)
             block: dict[str, Any] = {
                 "calliper_fit_seconds": float(np.mean(calliper_s)),
@@ -336,9 +402,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     "all": summarise(rs, "all"),
                     "masked_targets": summarise(rs, "masked_targets"),
                     "seconds_per_epoch": float(np.mean([r["seconds_per_epoch"] for r in rs])),
+                    "train_samples_per_second": float(
+                        np.mean([r["train_samples_per_second"] for r in rs])
+                    ),
                     "epochs": [r["epochs"] for r in rs],
                     "fit_seconds": [r["fit_seconds"] for r in rs],
                     "train_targets": rs[0]["train_targets"],
+                }
+            for name, rs in base_runs.items():
+                block[name] = {
+                    "baseline": True,
+                    "all": summarise(rs, "all"),
+                    "masked_targets": summarise(rs, "masked_targets"),
+                    "rank_seconds": [r["rank_seconds"] for r in rs],
                 }
             res[setting] = block
         results["datasets"][ds] = res

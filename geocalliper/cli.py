@@ -62,6 +62,13 @@ EXAMPLES = {
         "The visits file has user_id, started_at, a point (lon/lat or WKT) and optionally\n"
         "location_id, finished_at or duration, and split (train/valid/test)."
     ),
+    "pretrain-activity": (
+        "example:\n"
+        "  geocalliper pretrain-activity staypoints.csv --out activity-model\n"
+        "  geocalliper fit-predictor staypoints.csv --calliper activity-model --out next\n"
+        "Pre-trains CaLLiPer on a text describing each training visit's activity (time of\n"
+        "day, weekday/weekend, length of stay): for study areas without a POI set."
+    ),
     "predict": (
         "examples:\n"
         "  geocalliper predict nyc-next recent.csv --k 10 --out next.gpkg\n"
@@ -326,6 +333,25 @@ def _cmd_fit_predictor(args: argparse.Namespace) -> int:
         f"of {len(model.users_)} users and {len(model.locations_)} locations "
         f"({len(model.history_)} epochs, best {model.best_epoch_}); written to {out}"
     )
+    return 0
+
+
+def _cmd_pretrain_activity(args: argparse.Namespace) -> int:
+    from .mobility.recipes import pretrain_activity_calliper
+
+    visits = _read_visits(args.visits, args)
+    limits = {} if args.max_steps is None else {"max_steps": args.max_steps}
+    model = pretrain_activity_calliper(
+        visits,
+        **limits,
+        seed=args.seed,
+        progress=not args.quiet,
+        split_col=args.split_col,
+        duration_col=args.duration_col,
+        **_visit_columns(args),
+    )
+    out = model.save(args.out)
+    print(f"Pre-trained CaLLiPer on {model.n_pois_} training visits' activity texts: {out}")
     return 0
 
 
@@ -660,6 +686,20 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--max-epochs", type=int, default=50)
     fit.add_argument("--seed", type=int, default=0)
     visit_options(fit)
+
+    act = command(
+        "pretrain-activity",
+        "visits file -> CaLLiPer pre-trained on the visits' activity texts",
+        _cmd_pretrain_activity,
+    )
+    act.add_argument("visits", help="visits with start times and durations (minutes)")
+    act.add_argument("--out", required=True, help="model directory to write")
+    act.add_argument("--duration-col", default="duration")
+    act.add_argument(
+        "--max-steps", type=int, default=None, help="optimiser steps at most (default: CaLLiPer's)"
+    )
+    act.add_argument("--seed", type=int, default=0)
+    visit_options(act)
 
     pred = command("predict", "recent visits -> the top-k next places of each user", _cmd_predict)
     pred.add_argument("model", help="predictor directory written by fit-predictor")

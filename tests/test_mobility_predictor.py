@@ -350,3 +350,99 @@ def test_revisit_term_matches_its_formula():
             d = [float(torch.dist(tok[0, k], cand[c])) for k in keys]
             expected = math.log1p(sum(math.exp(-x / width) for x in d))
             assert float(got[q, c]) == pytest.approx(expected, rel=1e-5, abs=1e-6)
+
+
+def test_place_features_match_their_definition():
+    from geocalliper.mobility.module import DISTANCE_KNOTS, N_PLACE_FEATURES
+
+    torch.manual_seed(0)
+    m = MHSA(
+        5,
+        2,
+        location_dim=4,
+        inductive=True,
+        d_model=8,
+        n_layers=1,
+        n_heads=2,
+        ff_dim=16,
+        place_features=True,
+    )
+    # five visits: places 0, 1, 0, (none), 2 on days 0, 2, 3, 3, 12
+    day = torch.tensor([[0, 2, 3, 3, 12]])
+    query_day = torch.tensor([[2, 3, 3, 12, 13]])
+    feats = torch.zeros(1, 5, 4, dtype=torch.long)
+    feats[..., 0] = torch.tensor([[8, 9, 10, 20, 7]])
+    feats[0, 2, 1] = 2  # 10:30
+    ok = torch.ones(1, 5, dtype=torch.bool)
+    token_cand = torch.tensor([[0, 1, 0, -1, 2]])
+    tok = torch.tensor([[[0.0, 0.0], [300.0, 400.0], [0.0, 0.0], [0.0, 50.0], [900.0, 0.0]]])
+    cand = torch.tensor([[0.0, 0.0], [300.0, 400.0], [900.0, 0.0], [0.0, 5000.0]])
+    rows, cols = torch.tensor([0, 0]), torch.tensor([3, 4])
+    m.history_days = 12  # query 3 (target day 12) sees days >= 0: visits 0-3
+    pf = m.place_features(day, feats, query_day, ok, token_cand, tok, cand, rows, cols)
+    assert pf.window.shape == (2, 5, N_PLACE_FEATURES) and pf.log_dist.shape == (2, 4)
+    # query 3 at (0, 50), day 3 20:00: place 0 twice (latest visit 2, 10:30), place 1
+    # once (visit 1, day 2 09:00); visit 0 is not the latest visit to place 0
+    assert pf.latest[0].tolist() == [False, True, True, False, False]
+    d0, d1 = math.log1p(50 / 50), math.log1p(math.hypot(300, 350) / 50)
+    assert pf.window[0, 2].tolist() == pytest.approx([math.log(3), math.log1p(9.5), 0, d0])
+    assert pf.window[0, 1].tolist() == pytest.approx([math.log(2), math.log1p(35), 0, d1])
+    assert pf.log_dist[0, 3] == pytest.approx(math.log1p(4950 / 50))
+    # query 4 (day 12, target day 13: days >= 1): visits 1-4; it is its own last visit
+    assert pf.latest[1].tolist() == [False, True, True, False, True]
+    assert pf.window[1, 4].tolist() == pytest.approx([math.log(2), 0, 1, 0])
+    # scores: the query's distance curve at every candidate, plus the window term at
+    # the window's places only
+    hidden = torch.randn(2, 8)
+    with torch.no_grad():
+        s = m.place_scores(hidden, pf)
+        knots = m.place_distance(hidden)
+        g = torch.relu(m.place_in(pf.window))
+        per_key = torch.einsum("mlh,mh->ml", g, m.place_query(hidden))
+    x = float(pf.log_dist[0, 3])
+    lo = min(int(x), len(DISTANCE_KNOTS) - 2)
+    curve = float(knots[0, lo] * (1 - (x - lo)) + knots[0, lo + 1] * (x - lo))
+    assert float(s[0, 3]) == pytest.approx(curve, rel=1e-5)  # not in the window
+    x = float(pf.log_dist[0, 0])
+    curve = float(knots[0, 0] * (1 - x) + knots[0, 1] * x)
+    assert float(s[0, 0]) == pytest.approx(curve + float(per_key[0, 2]), rel=1e-5)
+
+
+def test_predictor_saved_before_place_features_still_loads(visits, nyc_calliper, tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        old = NextLocationPredictor(
+            nyc_calliper, place_features=False, device="cpu", **{**TINY, "max_epochs": 1}
+        ).fit(visits)
+    path = old.save(tmp_path / "old")
+    cfg = json.loads((path / "config.json").read_text())
+    del cfg["params"]["place_features"]  # as written before the option existed
+    (path / "config.json").write_text(json.dumps(cfg))
+    same = NextLocationPredictor.load(path, device="cpu", progress=False)
+    assert same.place_features is False and same.module_.place_in is None
+    history = _test(visits).groupby("user_id").tail(4)
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(old.predict(history, k=5).drop(columns="geometry")),
+        pd.DataFrame(same.predict(history, k=5).drop(columns="geometry")),
+    )
+    # a config that claims place features the weights lack is refused
+    cfg["params"]["place_features"] = True
+    (path / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ModelFileError, match="does not match"):
+        NextLocationPredictor.load(path)
+
+
+def test_lr_drops_go_on_from_the_best_weights_at_a_tenth_of_the_rate(visits):
+    # a learning rate too small to ever improve the validation loss by 1e-4: each
+    # patience run ends in a drop, until none is left
+    opts = {**TINY, "max_epochs": 10, "learning_rate": 1e-12, "warmup_epochs": 0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plain = NextLocationPredictor(device="cpu", patience=1, **opts).fit(visits)
+        ref = NextLocationPredictor(device="cpu", patience=1, lr_drops=2, **opts).fit(visits)
+    assert len(plain.history_) == 2  # epoch 1 is best, epoch 2 exhausts the patience
+    assert len(ref.history_) == 4  # ... then two more epochs, one per drop
+    lr = ref.history_["lr"].to_numpy()
+    assert lr[2] / lr[1] == pytest.approx(0.1, rel=0.2)
+    assert lr[3] / lr[2] == pytest.approx(0.1, rel=0.2)
+    assert ref.best_epoch_ == 1

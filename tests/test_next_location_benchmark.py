@@ -54,7 +54,54 @@ def test_quick_benchmark_runs_and_reports(bench, shared_data, tmp_path):
         for variant in ("vanilla", "calliper_closed"):
             if masked[variant]["masked_targets"]:
                 assert masked[variant]["masked_targets"]["acc@10"]["mean"] == 0.0
+        # baselines: the same targets as the learned variants, all and masked targets
+        for setting in ("conventional", "inductive"):
+            block = saved["datasets"][ds][setting]
+            n = block["vanilla"]["all"]["n"]["mean"]
+            for name in ("window_frequency", "distance", "markov", "popularity"):
+                assert block[name]["baseline"] is True
+                assert block[name]["all"]["n"]["mean"] == n
+                assert 0 <= block[name]["all"]["acc@1"]["mean"] <= 100
+        ind = saved["datasets"][ds]["inductive"]
+        if ind["calliper_inductive"]["masked_targets"]:
+            want = ind["calliper_inductive"]["masked_targets"]["n"]["mean"]
+            assert ind["window_frequency"]["masked_targets"]["n"]["mean"] == want
+            # a masked place is never counted in training: popularity cannot rank it first
+            assert ind["popularity"]["masked_targets"]["acc@1"]["mean"] == 0.0
+    # CaLLiPer with the library's defaults; quick mode only shortens training
+    defaults = bench.gc.CaLLiPer().get_params()
+    for key, value in saved["calliper_params"].items():
+        if key not in ("max_steps", "min_steps", "max_epochs"):
+            assert value == defaults[key], key
+    assert "| *window_frequency* (baseline) |" in res["markdown"]
     lat = saved["datasets"]["fsq"]["latency"]["calliper_inductive"]
     assert 0 < lat["p50_ms"] <= lat["p95_ms"]
     assert "| vanilla |" in res["markdown"]
     assert np.isfinite(saved["total_seconds"])
+
+
+def test_reference_shape_mode_reports_throughput(bench, shared_data, tmp_path):
+    out = tmp_path / "ref.json"
+    bench.main(
+        [
+            "--reference-shape",
+            "--quick",
+            "--data",
+            str(shared_data),
+            "--seeds",
+            "0",
+            "--settings",
+            "conventional",
+            "--variants",
+            "vanilla",
+            "--baselines",
+            "--out",
+            str(out),
+        ]
+    )
+    saved = json.loads(out.read_text())
+    assert saved["reference_shape"] and list(saved["datasets"]) == ["fsq"]
+    block = saved["datasets"]["fsq"]["conventional"]
+    assert set(block) >= {"vanilla"} and "window_frequency" not in block
+    assert block["vanilla"]["train_samples_per_second"] > 0
+    assert "latency" not in saved["datasets"]["fsq"]

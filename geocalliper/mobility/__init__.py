@@ -9,9 +9,17 @@
 - :mod:`~.training`: the training loop;
 - :mod:`~.metrics`: Acc@k, MRR, NDCG@10, weighted F1;
 - :mod:`~.simulate`: simulated agents among real places (exploration and preferential return);
+- :mod:`~.baselines`: rules to beat (window frequency, distance, Markov, popularity);
 - :mod:`~.predictor`: the :class:`NextLocationPredictor` estimator.
 """
 
+from .baselines import (
+    BASELINES,
+    DistanceBaseline,
+    MarkovBaseline,
+    PopularityBaseline,
+    WindowFrequencyBaseline,
+)
 from .metrics import next_location_scores
 from .predictor import NextLocationPredictor
 from .readers import read_fsq_nyc, read_geolife_plt, read_geolife_staypoints
@@ -20,7 +28,12 @@ from .staypoints import generate_locations, generate_staypoints, gps_to_visits
 from .visits import prepare_visits
 
 __all__ = [
+    "BASELINES",
+    "DistanceBaseline",
+    "MarkovBaseline",
     "NextLocationPredictor",
+    "PopularityBaseline",
+    "WindowFrequencyBaseline",
     "generate_locations",
     "generate_staypoints",
     "gps_to_visits",

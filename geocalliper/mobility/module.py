@@ -10,12 +10,15 @@ target's window; a user embedding and a residual fully-connected block. Two head
 - :meth:`MHSA.inductive_logits`: scores any candidate place from its CaLLiPer
   embedding, plus a learned vector and bias for known ids (a shared bias for unknown
   ones) and a revisit term (closeness to the visits in the query's window), so places
-  never seen in training can be ranked.
+  never seen in training can be ranked; optionally (``place_features``) a learned
+  function of per-candidate features that are the same in kind for known and new
+  places (:meth:`MHSA.place_features`, :meth:`MHSA.place_scores`).
 """
 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -25,6 +28,22 @@ from .sequences import N_DURATION_BINS, PAD
 
 #: scale of the revisit term's two scalar parameters (see ``MHSA.__init__``)
 REVISIT_GAIN = 10.0
+#: knots of the distance term, in ``log1p(metres / DISTANCE_UNIT_M)`` (0 m … 55 km)
+DISTANCE_KNOTS = (0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0)
+DISTANCE_UNIT_M = 50.0
+#: features of a window's place: log1p(window visits), log1p(hours since the latest),
+#: is the last visit's place, log1p(distance from the last visit / 50 m)
+N_PLACE_FEATURES = 4
+
+
+class PlaceFeatures(NamedTuple):
+    """What :meth:`MHSA.place_scores` needs for ``M`` queries, ``C`` candidates and
+    windows of ``L`` tokens."""
+
+    log_dist: torch.Tensor  # (M, C): log1p(distance from the last visit / 50 m)
+    window: torch.Tensor  # (M, L, N_PLACE_FEATURES): of each window token's place
+    key_cand: torch.Tensor  # (M, L): candidate index of each window token's place
+    latest: torch.Tensor  # (M, L) bool: the window's latest visit to a candidate
 
 
 def sinusoidal_positions(length: int, dim: int, device: torch.device) -> torch.Tensor:
@@ -77,6 +96,9 @@ class MHSA(nn.Module):
     id_vectors
         Inductive head: give each known id a learned vector on top of its
         coordinates' vector (else known places differ from new ones by their bias only).
+    place_features
+        Inductive head: add :meth:`place_scores`, a small learned function (width
+        ``place_hidden``) of the candidate's :meth:`place_features` and the hidden state.
     """
 
     def __init__(
@@ -94,6 +116,8 @@ class MHSA(nn.Module):
         dropout: float = 0.1,
         history_days: int = 7,
         id_vectors: bool = True,
+        place_features: bool = False,
+        place_hidden: int = 16,
     ) -> None:
         super().__init__()
         if not use_lookup and location_dim <= 0:
@@ -147,6 +171,11 @@ class MHSA(nn.Module):
             # about the learning rate in size, can move them far enough)
             self.revisit_log_width = nn.Parameter(torch.tensor(math.log(50.0) / REVISIT_GAIN))
             self.revisit_weight = nn.Parameter(torch.tensor(1.0 / REVISIT_GAIN))
+            self.place_in = self.place_query = self.place_distance = None
+            if place_features:
+                self.place_in = nn.Linear(N_PLACE_FEATURES, place_hidden)
+                self.place_query = nn.Linear(d_model, place_hidden)
+                self.place_distance = nn.Linear(d_model, len(DISTANCE_KNOTS))
             self.head = None
         else:
             self.head = nn.Linear(d_model, n_locations)
@@ -211,12 +240,75 @@ class MHSA(nn.Module):
         near = torch.exp(-dist / (REVISIT_GAIN * self.revisit_log_width).exp())
         return torch.log1p(allowed @ near)
 
+    def place_features(
+        self,
+        day: torch.Tensor,
+        feats: torch.Tensor,
+        query_day: torch.Tensor,
+        key_ok: torch.Tensor,
+        token_cand: torch.Tensor,
+        token_xy: torch.Tensor,
+        cand_xy: torch.Tensor,
+        rows: torch.Tensor,
+        cols: torch.Tensor,
+    ) -> PlaceFeatures:
+        """Features of ``C`` candidates for ``M`` queries (:class:`PlaceFeatures`).
+
+        The queries are the tokens ``(rows[i], cols[i])``; ``token_cand`` (B, L) is the
+        candidate index of each token's place (-1: none of them). For every place of a
+        query's window (its own visit included, as the last one), at the window's latest
+        visit there: ``log1p`` of how often the window visited it, ``log1p`` of the
+        hours since that latest visit, whether it is the last visit's place, and its
+        ``log1p(d / 50 m)`` distance from the last visit. For every candidate: that
+        distance. Nothing here depends on whether a place was seen in training.
+        """
+        allowed = window_mask(day, query_day, key_ok, self.history_days)
+        allowed = allowed & key_ok[:, None, :]
+        cand = token_cand[rows]  # (M, L)
+        ok = allowed[rows, cols] & (cand >= 0)
+        same = (cand[:, :, None] == cand[:, None, :]) & ok[:, :, None] & ok[:, None, :]
+        count = same.sum(-1)  # (M, L): window visits to each key's place
+        later = torch.ones(same.shape[-1], same.shape[-1], device=day.device).triu(1).bool()
+        latest = ok & ~(same & later).any(-1)  # the window's last visit to its place
+        minutes = day * 1440 + feats[..., 0] * 60 + feats[..., 1] * 15
+        minutes = (minutes - minutes.min()).to(token_xy.dtype)  # exact in float32
+        hours = (minutes[rows, cols][:, None] - minutes[rows]).clamp(min=0.0) / 60.0
+        q_cand = token_cand[rows, cols]
+        is_last = ((cand == q_cand[:, None]) & (q_cand[:, None] >= 0)).to(token_xy.dtype)
+        q_xy = token_xy[rows, cols]  # (M, 2)
+        dist = torch.cdist(q_xy[None], cand_xy[None])[0]  # (M, C)
+        log_dist = torch.log1p(dist / DISTANCE_UNIT_M)
+        key_dist = log_dist.gather(1, cand.clamp(min=0))
+        window = torch.stack(
+            [torch.log1p(count.to(token_xy.dtype)), torch.log1p(hours), is_last, key_dist],
+            dim=-1,
+        )
+        return PlaceFeatures(log_dist, window, cand.clamp(min=0), latest)
+
+    def place_scores(self, hidden: torch.Tensor, place: PlaceFeatures) -> torch.Tensor:
+        """``(M, C)``: a function of distance from the last visit, piecewise linear in
+        ``log1p(d / 50 m)`` with knots at :data:`DISTANCE_KNOTS` whose values depend on
+        the query, plus, for the window's places, ``relu(W_f window) · (W_h hidden)``."""
+        if self.place_in is None:
+            raise RuntimeError("This model was built without place_features.")
+        knots = self.place_distance(hidden)  # (M, K)
+        n = len(DISTANCE_KNOTS)
+        x = place.log_dist.clamp(max=float(n - 1))
+        lo = x.floor().long().clamp(max=n - 2)
+        frac = x - lo
+        scores = knots.gather(1, lo) * (1 - frac) + knots.gather(1, lo + 1) * frac
+        g = F.relu(self.place_in(place.window))  # (M, L, H)
+        per_key = torch.einsum("mlh,mh->ml", g, self.place_query(hidden))
+        per_key = torch.where(place.latest, per_key, torch.zeros_like(per_key))
+        return scores.scatter_add(1, place.key_cand, per_key)
+
     def inductive_logits(
         self,
         hidden: torch.Tensor,
         cand_vec: torch.Tensor,
         cand_bias_idx: torch.Tensor,
         revisits: torch.Tensor | None = None,
+        place_features: PlaceFeatures | None = None,
     ) -> torch.Tensor:
         """``(..., C)`` scores of ``C`` candidates.
 
@@ -224,11 +316,14 @@ class MHSA(nn.Module):
         candidate's vocabulary position + 1, or 0 for a place not in the vocabulary.
         A known place is scored by its coordinates' vector plus its own id vector and
         bias; an unknown one by its coordinates' vector and the shared bias. Both add
-        the learned revisit weight times their :meth:`revisits` row (``(..., C)``), if given.
+        the learned revisit weight times their :meth:`revisits` row (``(..., C)``), if given,
+        and :meth:`place_scores` of ``place_features``, if given.
         """
         q = self.query(hidden)
         vec = cand_vec if self.id_vectors is None else cand_vec + self.id_vectors(cand_bias_idx)
         scores = q @ vec.T + self.bias(cand_bias_idx).squeeze(-1)
         if revisits is not None:
             scores = scores + REVISIT_GAIN * self.revisit_weight * revisits
+        if place_features is not None:
+            scores = scores + self.place_scores(hidden, place_features)
         return scores

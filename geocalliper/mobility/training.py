@@ -26,6 +26,7 @@ class TrainConfig:
     weight_decay: float = 1e-6
     warmup_epochs: int = 2
     patience: int = 3
+    lr_drops: int = 0
     unknown_rate: float = 0.0
     user_dropout: float = 0.0
     seed: int = 0
@@ -55,6 +56,8 @@ def batch_loss(
     unknown-user embedding.
     """
     batch = make_batch(seqs, chunk_ids).to(device)
+    # each token's place among the candidates (the vocabulary), whatever is hidden below
+    token_cand = torch.where(batch.loc_idx >= 2, batch.loc_idx - 2, -1)
     n_vocab = len(vocab_emb) if vocab_emb is not None else module.head.out_features
     loc_idx, user_idx = batch.loc_idx, batch.user_idx
     bias_idx = torch.arange(1, n_vocab + 1, device=device)
@@ -83,8 +86,22 @@ def batch_loss(
     if len(target) == 0:
         return hidden.sum() * 0.0, 0
     if module.inductive:
+        place = None
+        if module.place_in is not None:
+            rows, cols = batch.scored.nonzero(as_tuple=True)
+            place = module.place_features(
+                batch.day,
+                batch.feats,
+                batch.query_day,
+                batch.key_ok,
+                token_cand,
+                visit[..., -2:],
+                vocab[:, -2:],
+                rows[known],
+                cols[known],
+            )
         logits = module.inductive_logits(
-            hidden, module.candidate_vectors(vocab[:, :-2]), bias_idx, revisits[known]
+            hidden, module.candidate_vectors(vocab[:, :-2]), bias_idx, revisits[known], place
         )
     else:
         logits = module.closed_logits(hidden)
@@ -109,6 +126,10 @@ def train_next_location(
 ) -> tuple[pd.DataFrame, int]:
     """Train ``module`` in place; keep the weights of the best validation epoch.
 
+    After ``patience`` epochs without improvement, training stops, unless
+    ``lr_drops`` remain: then the best weights are restored, the learning rate is
+    multiplied by 0.1 and training goes on (the reference MHSA schedule uses 2).
+
     Returns the per-epoch history and the best epoch (1-based).
     """
     device = next(module.parameters()).device
@@ -123,6 +144,7 @@ def train_next_location(
         optimizer, _schedule(config.warmup_epochs * steps, config.max_epochs * steps)
     )
     best_loss, best_epoch, best_state, bad = float("inf"), 0, None, 0
+    drops_left, lr_factor = config.lr_drops, 1.0
     rows = []
     bar = tqdm(
         range(1, config.max_epochs + 1), desc="fit", unit="epoch", disable=not config.progress
@@ -150,9 +172,13 @@ def train_next_location(
             torch.nn.utils.clip_grad_norm_(module.parameters(), 1.0)
             optimizer.step()
             scheduler.step()
+            if lr_factor != 1.0:
+                for group in optimizer.param_groups:
+                    group["lr"] *= lr_factor
             total += float(loss.detach()) * n
             count += n
         train_loss = total / max(count, 1)
+        train_seconds = time.perf_counter() - t0
         val_loss = evaluate_loss(module, valid_seqs, valid_emb, vocab_emb, config.batch_size)
         seconds = time.perf_counter() - t0
         rows.append(
@@ -160,8 +186,9 @@ def train_next_location(
                 "epoch": epoch,
                 "train_loss": train_loss,
                 "val_loss": val_loss,
-                "lr": scheduler.get_last_lr()[0],
+                "lr": optimizer.param_groups[0]["lr"],
                 "seconds": seconds,
+                "train_seconds": train_seconds,
             }
         )
         bar.set_postfix(train=f"{train_loss:.3f}", val=f"{val_loss:.3f}")
@@ -171,7 +198,12 @@ def train_next_location(
         else:
             bad += 1
             if bad >= config.patience:
-                break
+                if drops_left <= 0:
+                    break
+                drops_left, bad = drops_left - 1, 0
+                lr_factor *= 0.1
+                if best_state is not None:
+                    module.load_state_dict(best_state)
     if best_state is not None:
         module.load_state_dict(best_state)
     module.eval()
