@@ -51,11 +51,10 @@ from .._constants import (
     WGS84,
 )
 from .._params import ParamsMixin
-from ..coords import as_geoseries
-from ..exceptions import EmptyDataError, InvalidGeometryError, NotFittedError
+from ..exceptions import EmptyDataError, NotFittedError
 from .metrics import next_location_scores
 from .sequences import build_sequences
-from .visits import location_table, prepare_visits
+from .visits import candidate_points, location_table, prepare_visits
 
 #: larger than any distance on Earth in metres: ``count * _SCALE - distance`` orders by
 #: count first, then by distance
@@ -201,16 +200,7 @@ class _Baseline(ParamsMixin):
                 locs["lon"].to_numpy(np.float64),
                 locs["lat"].to_numpy(np.float64),
             )
-        geoms = as_geoseries(candidates, name="candidates", unique_index=False)
-        if (np.asarray(geoms.geom_type) != "Point").any():
-            raise InvalidGeometryError(
-                "Candidates must be points; reduce them first, e.g. "
-                "cands.geometry = cands.geometry.representative_point()."
-            )
-        if isinstance(candidates, gpd.GeoDataFrame) and self.location_col in candidates:
-            ids = candidates[self.location_col].to_numpy(dtype=object)
-        else:
-            ids = candidates.index.to_numpy(dtype=object)
+        ids, geoms = candidate_points(candidates, self.location_col)
         if pd.Index(ids).has_duplicates:
             raise ValueError(f"Candidate ids ({self.location_col!r} or the index) must be unique.")
         ll = geoms.to_crs(WGS84)

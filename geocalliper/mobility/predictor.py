@@ -26,8 +26,7 @@ from .._constants import (
 )
 from .._params import FittedModuleMixin, ParamsMixin
 from ..calliper.estimator import CaLLiPer, default_device
-from ..coords import as_geoseries
-from ..exceptions import EmptyDataError, InvalidGeometryError, ModelFileError, NotFittedError
+from ..exceptions import EmptyDataError, ModelFileError, NotFittedError
 from ..persistence import load_model_dir, staged_dir, write_model_dir
 from .metrics import next_location_scores
 from .module import MHSA
@@ -41,7 +40,7 @@ from .sequences import (
 )
 from .split import split_by_day
 from .training import TrainConfig, train_next_location
-from .visits import location_table, match_ids, prepare_visits
+from .visits import candidate_points, location_table, match_ids, prepare_visits
 
 _FEATURES = ("lookup", "calliper", "both")
 _HEADS = ("closed", "inductive")
@@ -466,16 +465,7 @@ class NextLocationPredictor(ParamsMixin, FittedModuleMixin):
             lon, lat = locs["lon"].to_numpy(), locs["lat"].to_numpy()
             geometry = gpd.GeoSeries(gpd.points_from_xy(lon, lat), crs=WGS84)
         else:
-            geoms = as_geoseries(candidates, name="candidates", unique_index=False)
-            if (np.asarray(geoms.geom_type) != "Point").any():
-                raise InvalidGeometryError(
-                    "Candidates must be points; reduce them first, e.g. "
-                    "cands.geometry = cands.geometry.representative_point()."
-                )
-            if isinstance(candidates, gpd.GeoDataFrame) and self.location_col in candidates:
-                ids = candidates[self.location_col].to_numpy(dtype=object)
-            else:
-                ids = candidates.index.to_numpy(dtype=object)
+            ids, geoms = candidate_points(candidates, self.location_col)
             ids = match_ids(ids, self._loc_index.index, self.location_col, "candidates")
             if pd.Index(ids).has_duplicates:
                 raise ValueError(

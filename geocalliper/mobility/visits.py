@@ -393,3 +393,26 @@ def location_table(table: pd.DataFrame) -> pd.DataFrame:
     out = grouped[["lon", "lat"]].mean()
     out["count"] = grouped.size()
     return out
+
+
+def candidate_points(
+    candidates: gpd.GeoDataFrame | gpd.GeoSeries, location_col: str
+) -> tuple[np.ndarray, gpd.GeoSeries]:
+    """The ids and point geometries of a candidate frame, checked.
+
+    Ids come from ``location_col`` when the frame has it, else from the index.
+
+    Raises
+    ------
+    InvalidGeometryError
+        A candidate is not a point.
+    """
+    geoms = as_geoseries(candidates, name="candidates", unique_index=False)
+    if (np.asarray(geoms.geom_type) != "Point").any():
+        raise InvalidGeometryError(
+            "Candidates must be points; reduce them first, e.g. "
+            "cands.geometry = cands.geometry.representative_point()."
+        )
+    if isinstance(candidates, gpd.GeoDataFrame) and location_col in candidates:
+        return candidates[location_col].to_numpy(dtype=object), geoms
+    return candidates.index.to_numpy(dtype=object), geoms
