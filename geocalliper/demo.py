@@ -82,9 +82,7 @@ def run_demo(
     source = datasets.helsinki_osm_path()
     pois = read_osm_pbf(source)
     pois["text"] = osm_text(pois)
-    model = CaLLiPer(
-        max_epochs=max_epochs, seed=seed, progress=progress
-    ).fit(pois)
+    model = CaLLiPer(max_epochs=max_epochs, seed=seed, progress=progress).fit(pois)
     t_fit = time.perf_counter() - t0
     out.mkdir(parents=True, exist_ok=True)
     files: dict[str, Path] = {}

@@ -398,3 +398,62 @@ def test_model_files_from_before_the_encoding_option_load_as_grid(
         model.embed(helsinki_pois.head(20)).to_numpy(),
         loaded.embed(helsinki_pois.head(20)).to_numpy(),
     )
+
+
+def test_location_noise_auto_is_twice_the_spacing_and_is_saved(
+    helsinki_pois: gpd.GeoDataFrame, tmp_path: Path
+) -> None:
+    from scipy.spatial import ConvexHull
+
+    from geocalliper.calliper.dataset import train_val_split
+
+    kw = dict(num_scales=8, hidden_dim=32, embedding_dim=16, max_steps=30, min_steps=0)
+    kw |= dict(progress=False, device="cpu", seed=2)
+    noisy = gc.CaLLiPer(location_noise="auto", **kw).fit(helsinki_pois)
+    xy = helsinki_pois.to_crs(noisy.crs_).geometry.get_coordinates().to_numpy()
+    train, _ = train_val_split(len(xy), noisy.val_fraction, 2)
+    spacing = np.sqrt(ConvexHull(xy[train]).volume / len(train))
+    assert noisy.location_noise_ == pytest.approx(2 * spacing)
+    assert 10 < noisy.location_noise_ < 5000  # metres, for a city's POIs
+    plain = gc.CaLLiPer(**kw).fit(helsinki_pois)
+    assert plain.location_noise_ == 0.0
+    # the noise changes what is learnt (same seed, same batches otherwise)
+    a = noisy.embed(helsinki_pois.head(20)).to_numpy()
+    assert not np.allclose(a, plain.embed(helsinki_pois.head(20)).to_numpy())
+    noisy.save(tmp_path / "m")
+    loaded = gc.CaLLiPer.load(tmp_path / "m")
+    assert loaded.location_noise == "auto"
+    assert loaded.location_noise_ == pytest.approx(noisy.location_noise_)
+
+
+@pytest.mark.parametrize("bad", [-1.0, float("nan"), "wide", True])
+def test_bad_location_noise_is_refused(bad, helsinki_pois: gpd.GeoDataFrame) -> None:
+    # a bool is the wrong type (TypeError); the others are out of range (ValueError)
+    with pytest.raises((TypeError, ValueError), match="location_noise"):
+        gc.CaLLiPer(location_noise=bad, progress=False).fit(helsinki_pois)
+
+
+def test_history_reports_a_retrieval_score_of_the_validation_pois(
+    helsinki_pois: gpd.GeoDataFrame,
+) -> None:
+    from geocalliper.calliper.dataset import ContrastiveDataset
+    from geocalliper.calliper.training import evaluate_retrieval
+
+    model = gc.CaLLiPer(num_scales=8, hidden_dim=32, embedding_dim=16, max_steps=50)
+    model.set_params(min_steps=0, progress=False, device="cpu").fit(helsinki_pois)
+    mrr = model.history_["val_mrr"]
+    assert ((mrr > 0) & (mrr <= 1)).all()
+    # the formula by hand on three POIs with two texts: ranks of their own text
+    module = model.module_
+    table = torch.randn(2, module.text_projector.in_features)
+    coords = torch.tensor([[0.0, 0.0], [500.0, 0.0], [0.0, 900.0]], dtype=torch.float64)
+    xy = coords + torch.tensor(model.training_extent_[:2], dtype=torch.float64)
+    data = ContrastiveDataset(xy, table, torch.tensor([0, 1, 1]))
+    with torch.no_grad():
+        loc = torch.nn.functional.normalize(module.location(xy), dim=-1)
+        txt = torch.nn.functional.normalize(module.project_text(table), dim=-1)
+        scores = loc @ txt.T
+    ranks = [1 + int((scores[i] > scores[i, c]).sum()) for i, c in enumerate([0, 1, 1])]
+    expected = float(np.mean([1 / r for r in ranks]))
+    got = evaluate_retrieval(module, data, torch.arange(3), batch_size=2)
+    assert got == pytest.approx(expected)

@@ -36,7 +36,7 @@ from ..text import TextEncoder
 from .dataset import ContrastiveDataset, train_val_split
 from .module import CaLLiPerModule
 from .texts import check_training_texts
-from .training import SCHEDULES, TrainingConfig, train_contrastive
+from .training import SCHEDULES, TrainingConfig, auto_location_noise, train_contrastive
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 #: parameters that describe where and how to run, not the model; not saved
@@ -124,6 +124,11 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
         once an epoch, every 25–250 steps); the best is kept, and training stops after
         ``patience`` validations without improvement once ``min_steps`` are done. A
         best model from before ``min_steps`` is kept with an ``UndertrainedWarning``.
+    location_noise
+        Standard deviation in metres of Gaussian noise added to every training
+        coordinate at every step, so that sparse POIs teach a field smooth at their
+        spacing instead of points learnt by heart; ``"auto"``: twice the mean spacing
+        of the training POIs (``sqrt(hull area / n)``). ``0``: none.
     seed
         Seeds the split, the initial weights, random frequencies and the batch order.
     dtype
@@ -143,11 +148,15 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
         The trained torch module (location encoder, text projector, logit scale).
     history_ : pandas.DataFrame
         One row per validation: ``step``, ``epoch``, ``train_loss``, ``val_loss``,
-        ``temperature``, ``learning_rate`` and ``seconds``.
+        ``val_mrr`` (mean reciprocal rank of each validation POI's own text among the
+        distinct texts: free of the temperature), ``temperature``, ``learning_rate``
+        and ``seconds``.
     best_step_ : int
         Optimiser step whose weights were kept.
     best_epoch_ : float
         The same, in passes over the training POIs.
+    location_noise_ : float
+        The location noise used in training, in metres (``"auto"`` resolved).
     text_model_id_ : str
         Identifier of the text model the projector was trained against.
     timings_ : dict
@@ -210,6 +219,7 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
         eval_every: int | None = None,
         patience: int = 10,
         min_steps: int = 300,
+        location_noise: float | str = 0.0,
         seed: int = 0,
         dtype: str = "float32",
         device: str | None = None,
@@ -241,6 +251,7 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
         self.eval_every = eval_every
         self.patience = patience
         self.min_steps = min_steps
+        self.location_noise = location_noise
         self.seed = seed
         self.dtype = dtype
         self.device = device
@@ -273,6 +284,14 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
                 raise ValueError(f"{name} must be a positive integer or None, got {value!r}.")
         if self.batch_size < 2:
             raise ValueError("batch_size must be at least 2 for a contrastive loss.")
+        noise = self.location_noise
+        if noise != "auto" and (
+            isinstance(noise, str | bool) or not math.isfinite(noise) or noise < 0
+        ):
+            raise ValueError(
+                "location_noise must be a distance in metres >= 0, or 'auto' (twice the "
+                f"mean spacing of the training POIs), got {noise!r}."
+            )
         if self.lr_schedule not in SCHEDULES:
             raise ValueError(f"lr_schedule must be one of {SCHEDULES}, got {self.lr_schedule!r}.")
         for name, low, high, rule in _RANGES:
@@ -389,6 +408,11 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
         module = self._new_module(table.shape[1]).to(device)
         data = ContrastiveDataset.from_numpy(xy, table, codes, device=device)
         train_idx, val_idx = train_val_split(len(data), self.val_fraction, self.seed)
+        noise = (
+            auto_location_noise(xy[train_idx])
+            if self.location_noise == "auto"
+            else float(self.location_noise)
+        )
         config = TrainingConfig(
             batch_size=self.batch_size,
             max_steps=self.max_steps,
@@ -400,6 +424,7 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
             eval_every=self.eval_every,
             patience=self.patience,
             min_steps=self.min_steps,
+            location_noise=noise,
             seed=self.seed,
             progress=self.progress,
         )
@@ -411,6 +436,7 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
         self.history_ = history
         self.best_step_ = best_step
         self.best_epoch_ = _epoch_at(history, best_step)
+        self.location_noise_ = noise
         self.text_model_id_ = encoder.model_id
         self.text_dim_ = int(table.shape[1])
         self.n_pois_ = len(xy)
@@ -573,6 +599,7 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
             "n_pois": self.n_pois_,
             "best_step": self.best_step_,
             "best_epoch": self.best_epoch_,
+            "location_noise": getattr(self, "location_noise_", 0.0),
             "history": self.history_.to_dict("records"),
             "text_projector": self.has_projector_,
         }
@@ -649,6 +676,7 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
         model.history_ = pd.DataFrame(config.get("history", []))
         model.best_step_ = int(config.get("best_step", 0))
         model.best_epoch_ = float(config.get("best_epoch", 0))
+        model.location_noise_ = float(config.get("location_noise", 0.0))
         model.text_model_id_ = text_model
         model.text_dim_ = text_dim
         model.n_pois_ = int(config.get("n_pois", 0))
@@ -706,8 +734,9 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
         for key in ("best_step", "n_pois"):
             if not isinstance(config.get(key, 0), int):
                 raise refuse(f'"{key}" must be an integer, got {config.get(key)!r}')
-        if not isinstance(config.get("best_epoch", 0), int | float):
-            raise refuse(f'"best_epoch" must be a number, got {config.get("best_epoch")!r}')
+        for key in ("best_epoch", "location_noise"):
+            if not isinstance(config.get(key, 0), int | float):
+                raise refuse(f'"{key}" must be a number, got {config.get(key)!r}')
         if not isinstance(config.get("history", []), list):
             raise refuse('"history" must be a list of epochs')
         try:
