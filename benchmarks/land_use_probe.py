@@ -52,7 +52,7 @@ for _path in (ROOT, ROOT / "benchmarks"):
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
-from controls import encoding_features, untrained_copy  # noqa: E402
+from controls import encoding_features, fit_or_load, untrained_copy  # noqa: E402
 from map_isotropy import model_map_ratio  # noqa: E402
 from nyc_pois import load_nyc_pois  # noqa: E402
 from scipy.spatial import cKDTree  # noqa: E402
@@ -62,7 +62,6 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 from zero_shot import metrics, top_categories  # noqa: E402
 
 import geocalliper  # noqa: E402
-from geocalliper import CaLLiPer  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "land_use_probe.json"
@@ -133,21 +132,20 @@ def run_seed(pois, top, args, seed: int, variants: dict[str, dict]) -> list[dict
     # pre-training may see a subsample of the training POIs; the probe's sets stay whole
     fit_set = train.sample(n=args.subsample, random_state=seed) if args.subsample else train
     for name, params in variants.items():
-        t0 = time.perf_counter()
-        model = CaLLiPer(seed=seed, progress=args.progress, **params)
+        tag = name if not args.subsample else f"{name}-n{args.subsample}"
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            model.fit(fit_set, text="text")
-        fit_s = time.perf_counter() - t0
+            model, fit_s, loaded = fit_or_load(
+                fit_set, seed, params, args.models, tag, progress=args.progress
+            )
         hist = model.history_
         print(
-            f"[{name} seed {seed}] fit {fit_s:.0f} s: {int(hist['step'].iloc[-1])} steps, "
+            f"[{name} seed {seed}] {'loaded' if loaded else 'fit'} {fit_s:.0f} s: "
+            f"{int(hist['step'].iloc[-1])} steps, "
             f"best step {model.best_step_} (val {hist['val_loss'].min():.3f}); "
             f"warnings: {[str(w.message)[:60] for w in caught]}",
             flush=True,
         )
-        if args.save_models:
-            model.save(args.save_models / f"{name}-seed{seed}")
         iso = model_map_ratio(model, pois, 100.0)
         xy_tr = lab_train.to_crs(model.crs_).geometry.get_coordinates().to_numpy()
         xy_te = lab_test.to_crs(model.crs_).geometry.get_coordinates().to_numpy()
@@ -295,7 +293,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     parser.add_argument("--no-controls", action="store_true")
     parser.add_argument(
-        "--save-models", type=Path, default=None, help="save each fitted model in this folder"
+        "--models",
+        type=Path,
+        default=None,
+        help="folder of pre-trained models: load one fitted alike, else fit and save it there "
+        "(zero_shot.py and semantic_probe.py share them)",
     )
     parser.add_argument(
         "--quick", action="store_true", help="3,000 POIs, 1 seed, 2 draws, 200 steps"

@@ -58,7 +58,7 @@ for _path in (ROOT, ROOT / "benchmarks"):  # run as a script without installing 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
-from controls import untrained_copy  # noqa: E402
+from controls import fit_or_load, untrained_copy  # noqa: E402
 from nyc_pois import SOURCES, load_nyc_pois  # noqa: E402
 from scipy.spatial import cKDTree  # noqa: E402
 
@@ -189,14 +189,54 @@ def evaluate(
 
 
 def run_probe(args: argparse.Namespace) -> dict[str, Any]:
-    """Load, split, pre-train, probe; return everything that goes into the JSON."""
+    """Load once, probe every seed, summarise; everything that goes into the JSON."""
     t_start = time.perf_counter()
     pois = load_nyc_pois(args.data_dir)
     if args.quick:
-        pois = pois.sample(n=min(3000, len(pois)), random_state=args.seed)
+        pois = pois.sample(n=min(3000, len(pois)), random_state=0)
         pois = pois.reset_index(drop=True)
     t_load = time.perf_counter() - t_start
-    train_pos, test_pos = holdout_split(len(pois), args.test_fraction, args.seed)
+    runs = [run_seed(pois, args, seed) for seed in args.seeds]
+    frame = pd.DataFrame(
+        [{**r, "seed": run["config"]["seed"]} for run in runs for r in run["results"]]
+    )
+    summary = (
+        frame.groupby(["method", "scope", "labels"], sort=False)
+        .agg(
+            n=("n", "first"),
+            top1=("top1", "mean"),
+            top1_sd=("top1", "std"),
+            top5=("top5", "mean"),
+            top5_sd=("top5", "std"),
+            seeds=("seed", "size"),
+        )
+        .reset_index()
+        .fillna({"top1_sd": 0.0, "top5_sd": 0.0})
+    )
+    first = runs[0]
+    return {
+        "benchmark": "semantic_probe",
+        "description": "zero-shot location -> POI text retrieval on held-out NYC POIs",
+        "command": " ".join(sys.argv),
+        "config": {**first["config"], "seeds": list(args.seeds)},
+        "data": first["data"],
+        "fit": [run["fit"] for run in runs],
+        "summary": summary.to_dict("records"),
+        "results": frame.to_dict("records"),
+        "environment": {
+            "geocalliper": geocalliper.__version__,
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+            "python": platform.python_version(),
+            "machine": platform.machine(),
+        },
+        "timings": {"load_seconds": t_load, "total_seconds": time.perf_counter() - t_start},
+    }
+
+
+def run_seed(pois: pd.DataFrame, args: argparse.Namespace, seed: int) -> dict[str, Any]:
+    """Split, pre-train (or load), probe and score every method for one seed."""
+    train_pos, test_pos = holdout_split(len(pois), args.test_fraction, seed)
     train, test = pois.iloc[train_pos], pois.iloc[test_pos]
 
     labels = np.array(sorted(pois["text"].unique()), dtype=object)
@@ -209,13 +249,13 @@ def run_probe(args: argparse.Namespace) -> dict[str, Any]:
         raise RuntimeError("A text is shared between sources; per-source label sets overlap.")
     label_source = source_of.map(lambda s: s[0]).reindex(labels).to_numpy()
 
-    model = CaLLiPer(seed=args.seed, progress=args.progress, **args.model_params)
-    t0 = time.perf_counter()
-    model.fit(train, text="text")
-    fit_seconds = time.perf_counter() - t0
+    model, fit_seconds, loaded = fit_or_load(
+        train, seed, args.model_params, args.models, progress=args.progress
+    )
     history = model.history_
     print(
-        f"fit: {fit_seconds:.1f} s, {int(history['step'].iloc[-1])} steps, "
+        f"seed {seed}: {'loaded' if loaded else 'fit'} {fit_seconds:.1f} s, "
+        f"{int(history['step'].iloc[-1])} steps, "
         f"best step {model.best_step_} "
         f"(val loss {history['val_loss'].min():.4f}), CRS {model.crs_.to_string()}",
         flush=True,
@@ -230,9 +270,9 @@ def run_probe(args: argparse.Namespace) -> dict[str, Any]:
     posterior = logit_scale * similarity + log_prior
     # control: the same architecture and seed, never trained (projector untrained too)
     twin = untrained_copy(model)
-    twin_similarity = twin.embed(test, normalize=True).to_numpy(np.float64) @ label_embeddings(
-        twin, labels
-    ).T
+    twin_similarity = (
+        twin.embed(test, normalize=True).to_numpy(np.float64) @ label_embeddings(twin, labels).T
+    )
     twin_scale = float(twin.module_.logit_scale.detach().exp())
     twin_posterior = twin_scale * twin_similarity + log_prior
 
@@ -282,11 +322,8 @@ def run_probe(args: argparse.Namespace) -> dict[str, Any]:
 
     counts = pois.groupby("source").agg(pois=("text", "size"), texts=("text", "nunique"))
     return {
-        "benchmark": "semantic_probe",
-        "description": "zero-shot location -> POI text retrieval on held-out NYC POIs",
-        "command": " ".join(sys.argv),
         "config": {
-            "seed": args.seed,
+            "seed": seed,
             "quick": args.quick,
             "test_fraction": args.test_fraction,
             "knn": list(args.knn),
@@ -302,25 +339,17 @@ def run_probe(args: argparse.Namespace) -> dict[str, Any]:
             "test_per_source": pd.Series(test_source).value_counts().to_dict(),
         },
         "fit": {
+            "seed": seed,
             "seconds": fit_seconds,
-            "text_seconds": model.timings_["text"],
-            "train_seconds": model.timings_["train"],
+            "loaded": loaded,
             "steps_run": int(history["step"].iloc[-1]),
             "best_step": model.best_step_,
             "best_val_loss": float(history["val_loss"].min()),
-            "logit_scale": logit_scale,  # of the kept (best-epoch) weights
+            "logit_scale": logit_scale,  # of the kept (best-step) weights
             "temperature": 1.0 / logit_scale,
             "history": history.to_dict("records"),
         },
         "results": results,
-        "environment": {
-            "geocalliper": geocalliper.__version__,
-            "torch": torch.__version__,
-            "threads": torch.get_num_threads(),
-            "python": platform.python_version(),
-            "machine": platform.machine(),
-        },
-        "timings": {"load_seconds": t_load, "total_seconds": time.perf_counter() - t_start},
     }
 
 
@@ -328,8 +357,9 @@ def run_probe(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def markdown(report: dict[str, Any]) -> str:
-    """Two markdown tables: ranking over all texts, and within each source's texts."""
-    frame = pd.DataFrame(report["results"])
+    """Two markdown tables (mean ± sd over seeds): ranking over all texts, and within
+    each source's own texts."""
+    frame = pd.DataFrame(report["summary"])
     methods = list(dict.fromkeys(frame["method"]))
     n = frame.drop_duplicates("scope").set_index("scope")["n"]
 
@@ -339,24 +369,30 @@ def markdown(report: dict[str, Any]) -> str:
         for method in methods:
             cells = []
             for scope in scopes:
-                hit = frame[
+                row = frame[
                     (frame["method"] == method)
                     & (frame["scope"] == scope)
                     & (frame["labels"] == labels)
-                ]
-                row = hit.iloc[0]
-                cells.append(f"{100 * row['top1']:.1f} / {100 * row['top5']:.1f}")
+                ].iloc[0]
+                cells.append(
+                    f"{100 * row['top1']:.1f} ± {100 * row['top1_sd']:.1f} / "
+                    f"{100 * row['top5']:.1f} ± {100 * row['top5_sd']:.1f}"
+                )
             lines.append(f"| {method} | " + " | ".join(cells) + " |")
         return lines
 
     sources = [s for s in SOURCES if s in n.index]
-    data, fit = report["data"], report["fit"]
+    data = report["data"]
+    fits = "; ".join(
+        f"seed {f['seed']}: {f['steps_run']} steps, best {f['best_step']}, "
+        f"temperature {f['temperature']:.3f}"
+        for f in report["fit"]
+    )
     out = [
         f"Semantic probe: {data['n_test']} held-out of {data['n_pois']} NYC POIs, "
-        f"{data['n_labels']} label texts; accuracy in %.",
-        f"CaLLiPer fit {fit['seconds']:.0f} s (text {fit['text_seconds']:.1f} s), "
-        f"{fit['steps_run']} steps run, best step {fit['best_step']} "
-        f"(val loss {fit['best_val_loss']:.3f}, temperature {fit['temperature']:.3f}).",
+        f"{data['n_labels']} label texts; accuracy in %, mean ± sd over seeds "
+        f"{', '.join(map(str, report['config']['seeds']))}.",
+        f"CaLLiPer fits: {fits}.",
         "",
         f"Ranking over all {data['n_labels']} texts:",
         "",
@@ -380,7 +416,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=DEFAULT_DATA,
         help="shared data folder (default: ../shared/data from the repo root)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="hold-out split and model seed")
+    parser.add_argument(
+        "--seeds", type=int, nargs="+", default=[0, 1, 2], help="hold-out split and model seeds"
+    )
+    parser.add_argument(
+        "--models",
+        type=Path,
+        default=None,
+        help="folder of pre-trained models shared with land_use_probe.py: load one fitted "
+        "alike, else fit and save it there",
+    )
     parser.add_argument(
         "--model",
         default="{}",
@@ -411,7 +456,6 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     if not (args.data_dir / "nyc-pois").is_dir():
         raise SystemExit(f"No NYC POI data under {args.data_dir}; pass --data-dir.")
-    torch.manual_seed(args.seed)
     report = run_probe(args)
     print(markdown(report))
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -63,7 +63,7 @@ import geopandas as gpd  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
-from controls import encoding_features, untrained_copy  # noqa: E402
+from controls import encoding_features, fit_or_load, untrained_copy  # noqa: E402
 from nyc_pois import load_nyc_pois  # noqa: E402
 from scipy.spatial import cKDTree  # noqa: E402
 from semantic_probe import holdout_split  # noqa: E402
@@ -72,7 +72,7 @@ from sklearn.metrics import accuracy_score, f1_score  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 import geocalliper  # noqa: E402
-from geocalliper import CaLLiPer, label_points  # noqa: E402
+from geocalliper import label_points  # noqa: E402
 from geocalliper.poi import humanize  # noqa: E402
 from geocalliper.zeroshot import logit_scale  # noqa: E402
 
@@ -138,13 +138,13 @@ def run_seed(
     train_pos, test_pos = holdout_split(len(pois), args.test_fraction, seed)
     train, test = pois.iloc[train_pos], pois.iloc[test_pos]
 
-    model = CaLLiPer(seed=seed, progress=args.progress, **args.model_params)
-    t0 = time.perf_counter()
-    model.fit(train, text="text")
-    fit_seconds = time.perf_counter() - t0
+    model, fit_seconds, loaded = fit_or_load(
+        train, seed, args.model_params, args.models, progress=args.progress
+    )
     history = model.history_
     print(
-        f"seed {seed}: fit on {len(train)} POIs: {fit_seconds:.1f} s, "
+        f"seed {seed}: {'loaded' if loaded else 'fit'} on {len(train)} POIs: "
+        f"{fit_seconds:.1f} s, "
         f"{int(history['step'].iloc[-1])} steps, best step {model.best_step_} "
         f"(val loss {history['val_loss'].min():.4f})",
         flush=True,
@@ -342,6 +342,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--probe-c", type=float, default=1.0, help="logistic regression C")
     parser.add_argument("--quick", action="store_true", help="smoke run: 4,000 POIs, 100 steps")
     parser.add_argument("--progress", action="store_true")
+    parser.add_argument(
+        "--models",
+        type=Path,
+        default=None,
+        help="folder of pre-trained models shared with land_use_probe.py: load one fitted "
+        "alike, else fit and save it there",
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
     args.model_params = json.loads(args.model)
