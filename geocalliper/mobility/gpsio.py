@@ -77,8 +77,8 @@ def _layer(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     for col in out.columns:
         if col == out.geometry.name:
             continue
-        if isinstance(out[col].dtype, pd.DatetimeTZDtype):
-            out[col] = out[col].dt.tz_convert("UTC")
+        if isinstance(out[col].dtype, pd.DatetimeTZDtype) and str(out[col].dt.tz) != "UTC":
+            out[col] = out[col].dt.tz_localize(None)  # the wall clock of the chosen zone
         elif out[col].dtype == object:
             out[col] = out[col].astype(str)
     return out
@@ -92,8 +92,9 @@ def write_gps_layers(
 ) -> Path:
     """Write visits, staypoints and locations as the three layers of one GeoPackage.
 
-    The file appears only once all three layers are written. Tz-aware times are
-    stored in UTC (GeoPackage keeps no zone names).
+    The file appears only once all three layers are written. UTC times stay tz-aware;
+    times in another zone are written as that zone's wall clock, without the zone
+    (GeoPackage keeps no zone names), so hour features read local hours.
 
     Examples
     --------
@@ -110,6 +111,7 @@ def write_gps_layers(
     }
     with atomic_output(target) as tmp, warnings.catch_warnings():
         warnings.filterwarnings("ignore", "The filename extension should be")
+        warnings.filterwarnings("ignore", ".*non conformant file extension")
         for i, (name, frame) in enumerate(layers.items()):
             frame.to_file(tmp, driver="GPKG", layer=name, mode="w" if i == 0 else "a")
     return target
