@@ -1,5 +1,6 @@
 """The ``geocalliper`` command: ``demo``, ``pretrain``, ``embed``, ``grid``, ``h3``,
-``query``, ``label``, ``fit-predictor``, ``predict``, ``evaluate`` and ``clean``.
+``query``, ``label``, ``fit-predictor``, ``predict``, ``evaluate``, ``clean``, and (from
+:mod:`geocalliper.cli_gps`) ``gps-to-visits`` and ``split``.
 
 Each subcommand hands off to the library; errors are one clear line on stderr and a
 non-zero exit status.
