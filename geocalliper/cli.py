@@ -1,5 +1,6 @@
 """The ``geocalliper`` command: ``demo``, ``pretrain``, ``embed``, ``grid``, ``h3``,
-``query``, ``label``, ``fit-predictor``, ``predict``, ``evaluate`` and ``clean``.
+``query``, ``label``, ``fit-predictor``, ``predict``, ``evaluate``, ``clean``, and (from
+:mod:`geocalliper.cli_gps`) ``gps-to-visits`` and ``split``.
 
 Each subcommand hands off to the library; errors are one clear line on stderr and a
 non-zero exit status.
@@ -16,6 +17,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+from .cli_gps import register as register_gps
 from .vector import read_area, write_vector
 
 EXAMPLES = {
@@ -323,6 +325,7 @@ def _cmd_fit_predictor(args: argparse.Namespace) -> int:
         n_heads=args.n_heads,
         max_epochs=args.max_epochs,
         seed=args.seed,
+        **{k: v for k, v in vars(args).items() if k in MODEL_OPTIONS and v is not None},
         split_col=args.split_col,
         progress=not args.quiet,
         **_visit_columns(args),
@@ -505,6 +508,24 @@ def _cmd_label(args: argparse.Namespace) -> int:
 
 
 MODEL_HELP = "model directory written by pretrain"
+#: NextLocationPredictor settings fit-predictor passes on where given (else the library's)
+MODEL_OPTIONS = {
+    "ff_dim": (int, "feed-forward width (256)"),
+    "dropout": (float, "dropout (0.1)"),
+    "history_days": (int, "days of history before a target (7)"),
+    "min_history": (int, "visits needed in that window (3)"),
+    "chunk_targets": (int, "targets scored per training chunk (32)"),
+    "batch_size": (int, "chunks per batch (8)"),
+    "learning_rate": (float, "learning rate (1e-3)"),
+    "weight_decay": (float, "weight decay (1e-6)"),
+    "warmup_epochs": (int, "warm-up epochs (2)"),
+    "patience": (int, "epochs without improvement before stopping (3)"),
+    "lr_drops": (int, "times the learning rate drops x0.1 before stopping (0)"),
+    "unknown_rate": (float, "inductive head: share of known ids hidden per batch (0.5)"),
+    "place_features": (bool, "inductive head: per-candidate place features (on)"),
+    "user_dropout": (float, "share of users replaced by the unknown user (0.05)"),
+    "device": (str, "cpu, cuda … (default: the best available)"),
+}
 AREA_HELP = "study-area file (GeoPackage, GeoJSON, GeoParquet …)"
 
 
@@ -680,11 +701,18 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--calliper", default=None, help="CaLLiPer model directory (optional)")
     fit.add_argument("--features", choices=["lookup", "calliper", "both"], default=None)
     fit.add_argument("--head", choices=["closed", "inductive"], default=None)
-    fit.add_argument("--d-model", type=int, default=128)
+    # defaults: the GeoLife recipe of docs/benchmarks.md (d 32, 2 layers, 8 heads, 25 epochs)
+    fit.add_argument("--d-model", type=int, default=32)
     fit.add_argument("--n-layers", type=int, default=2)
     fit.add_argument("--n-heads", type=int, default=8)
-    fit.add_argument("--max-epochs", type=int, default=50)
+    fit.add_argument("--max-epochs", type=int, default=25)
     fit.add_argument("--seed", type=int, default=0)
+    for name, (kind, help_text) in MODEL_OPTIONS.items():  # default: the library's
+        flag = "--" + name.replace("_", "-")
+        if kind is bool:
+            fit.add_argument(flag, action=argparse.BooleanOptionalAction, help=help_text)
+        else:
+            fit.add_argument(flag, type=kind, default=None, help=help_text)
     visit_options(fit)
 
     act = command(
@@ -722,6 +750,7 @@ def build_parser() -> argparse.ArgumentParser:
     clean = command("clean", "remove temporaries that killed writes left in a folder", _cmd_clean)
     clean.add_argument("folder", help="the folder to clean (not its sub-folders)")
     clean.add_argument("--dry-run", action="store_true", help="only list what would go")
+    register_gps(sub)
     return parser
 
 

@@ -121,3 +121,11 @@ class OutsideTrainingAreaWarning(UserWarning):
 class TextCacheWarning(UserWarning):
     """The text-embedding cache file cannot be read or written (corrupt, read-only…) and
     is bypassed, or held invalid vectors that were recomputed."""
+
+
+class PLTFormatError(GeocalliperError, ValueError):
+    """A GeoLife PLT file cannot be parsed: wrong header, columns or dates."""
+
+
+class DuplicateFixesWarning(UserWarning):
+    """Position fixes that repeat an earlier fix exactly were dropped (with the counts)."""

@@ -2,7 +2,8 @@
 
 - :mod:`~.visits`: visits frames, checked and normalised;
 - :mod:`~.readers`: FSQ-NYC check-ins, GeoLife staypoints and raw GeoLife PLT files;
-- :mod:`~.staypoints`: raw GPS -> staypoints -> locations -> visits;
+- :mod:`~.staypoints`: raw GPS -> staypoints -> locations -> visits (trackintel's rules);
+- :mod:`~.gpsio`: files of GPS fixes in, visits / staypoints / locations GeoPackage out;
 - :mod:`~.split`: the per-user chronological split and inductive location masking;
 - :mod:`~.sequences`: visits as model input (chunks scored in one causal pass);
 - :mod:`~.module`: the MHSA transformer with closed and inductive heads (pure torch);
@@ -20,11 +21,12 @@ from .baselines import (
     PopularityBaseline,
     WindowFrequencyBaseline,
 )
+from .gpsio import read_fixes, write_gps_layers
 from .metrics import next_location_scores
 from .predictor import NextLocationPredictor
-from .readers import read_fsq_nyc, read_geolife_plt, read_geolife_staypoints
+from .readers import iter_geolife_plt, read_fsq_nyc, read_geolife_plt, read_geolife_staypoints
 from .split import mask_locations, split_by_day
-from .staypoints import generate_locations, generate_staypoints, gps_to_visits
+from .staypoints import generate_locations, generate_staypoints, gps_to_visits, merge_staypoints
 from .visits import prepare_visits
 
 __all__ = [
@@ -37,11 +39,15 @@ __all__ = [
     "generate_locations",
     "generate_staypoints",
     "gps_to_visits",
+    "iter_geolife_plt",
     "mask_locations",
+    "merge_staypoints",
     "next_location_scores",
     "prepare_visits",
+    "read_fixes",
     "read_fsq_nyc",
     "read_geolife_plt",
     "read_geolife_staypoints",
     "split_by_day",
+    "write_gps_layers",
 ]
