@@ -20,7 +20,6 @@ from tqdm.auto import tqdm
 
 from .._constants import CALLIPER_KIND, DEFAULT_TEXT_MODEL, TEXT_COLUMN
 from .._params import FittedModuleMixin, ParamsMixin, check_param_types
-from ..coords import as_geoseries, estimate_metric_crs, geometries_to_xy, metric_crs
 from ..encoders import encoding_class
 from ..exceptions import (
     CRSError,
@@ -30,8 +29,9 @@ from ..exceptions import (
     ModelFileError,
     OutsideTrainingAreaWarning,
 )
-from ..persistence import load_model_dir, save_model_dir
-from ..poi import make_text
+from ..io.persistence import load_model_dir, save_model_dir
+from ..io.poi import make_text
+from ..spatial.coords import as_geoseries, estimate_metric_crs, geometries_to_xy, metric_crs
 from ..text import TextEncoder
 from .dataset import ContrastiveDataset, train_val_split
 from .module import CaLLiPerModule
@@ -555,7 +555,7 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
             Aligned to the input index, columns ``calliper_0 …``, float32 (float64
             when the model was built with ``dtype="float64"``).
         """
-        from ..reduce import embed_geometries
+        from ..spatial.reduce import embed_geometries
 
         return embed_geometries(self, points, batch_size=batch_size, normalize=normalize)
 
@@ -753,7 +753,7 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
         Returns a DataFrame indexed by the texts, columns ``calliper_0 …``; see
         :func:`geocalliper.zeroshot.text_vectors`.
         """
-        from ..zeroshot import embed_texts
+        from ..zeroshot.scoring import embed_texts
 
         return embed_texts(self, texts, normalize=normalize)
 
@@ -773,7 +773,7 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
         --------
         >>> model.similarity(pois, ["A place of cafe", "A place of park"])  # doctest: +SKIP
         """
-        from ..zeroshot import similarity
+        from ..zeroshot.scoring import similarity
 
         return similarity(self, points, texts, batch_size=batch_size)
 
@@ -795,7 +795,7 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
         --------
         >>> model.describe(pois.head(3), k=3)                            # doctest: +SKIP
         """
-        from ..zeroshot import describe
+        from ..zeroshot.scoring import describe
 
         return describe(self, points, candidates, k, prior=prior, batch_size=batch_size)
 

@@ -27,7 +27,7 @@ from .._constants import (
 from .._params import FittedModuleMixin, ParamsMixin
 from ..calliper.estimator import CaLLiPer, default_device
 from ..exceptions import EmptyDataError, ModelFileError, NotFittedError
-from ..persistence import load_model_dir, staged_dir, write_model_dir
+from ..io.persistence import load_model_dir, staged_dir, write_model_dir
 from .metrics import next_location_scores
 from .module import MHSA
 from .sequences import (

@@ -33,8 +33,8 @@ from .._constants import (
     USER_COLUMN,
     WGS84,
 )
-from ..coords import as_geoseries
 from ..exceptions import EmptyDataError
+from ..spatial.coords import as_geoseries
 from .readers import TRACKED_COLUMN
 from .visits import _column, _parse_times
 

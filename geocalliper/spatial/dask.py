@@ -2,7 +2,7 @@
 
 :func:`embed_dask` is lazy: it returns a dask DataFrame with the same partitions
 (and divisions) as the input, each partition embedded by
-:func:`geocalliper.reduce.embed_geometries` when it is computed. Memory stays bounded by
+:func:`geocalliper.spatial.reduce.embed_geometries` when it is computed. Memory stays bounded by
 the partition size; the same code runs on threads, processes or a multi-machine
 ``dask.distributed`` cluster (see ``docs/dask.md``).
 """
@@ -18,18 +18,18 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from ._constants import CONFIG_FILE, embedding_columns
-from ._optional import import_optional
-from .exceptions import MissingCRSError
+from .._constants import CONFIG_FILE, embedding_columns
+from .._optional import import_optional
+from ..exceptions import MissingCRSError
 from .reduce import check_no_clash, check_reduction, embed_geometries, join_embedding
 
 if TYPE_CHECKING:
-    from .calliper import CaLLiPer
+    from ..calliper import CaLLiPer
 
 
 @functools.lru_cache(maxsize=4)
 def _load_cached(path: str, stamp: float) -> CaLLiPer:
-    from .calliper import CaLLiPer
+    from ..calliper import CaLLiPer
 
     return CaLLiPer.load(path, progress=False)
 
@@ -84,7 +84,7 @@ def embed_partition(
     """Embed one partition (a GeoDataFrame or GeoSeries); empty partitions give empty frames.
 
     The function :func:`embed_dask` maps over the partitions. Rows are reduced exactly as
-    by :func:`geocalliper.reduce.embed_geometries`, so the result does not depend on how
+    by :func:`geocalliper.spatial.reduce.embed_geometries`, so the result does not depend on how
     the frame is partitioned. ``model`` may be the folder of a saved model, loaded once
     per process.
     """
@@ -128,7 +128,7 @@ def embed_dask(
         Return the frame with the embedding columns joined (a lazy dask-geopandas
         GeoDataFrame) instead of the embeddings alone.
     how, n_samples, seed, batch_size, normalize
-        As in :func:`geocalliper.reduce.embed_geometries`. ``how="mean"`` sample points
+        As in :func:`geocalliper.spatial.reduce.embed_geometries`. ``how="mean"`` sample points
         are seeded per row from its index label, so they do not depend on the
         partitioning.
 

@@ -29,12 +29,12 @@ import numpy as np
 import pandas as pd
 from pyproj import CRS
 
-from ._constants import embedding_columns
+from .._constants import embedding_columns
 from .area import sample_in_geometry
 from .coords import as_geoseries, check_geographic_range, check_projected, geometries_to_xy
 
 if TYPE_CHECKING:
-    from .calliper import CaLLiPer
+    from ..calliper import CaLLiPer
 
 #: the reductions of :func:`embed_geometries`
 REDUCTIONS = ("centroid", "mean")
@@ -85,7 +85,7 @@ def keyed_sample_xy(
 ) -> np.ndarray:
     """``n_samples`` points inside each geometry, seeded per geometry by ``(seed, key)``.
 
-    Uses :func:`geocalliper.area.sample_in_geometry` (uniform by area in
+    Uses :func:`geocalliper.spatial.area.sample_in_geometry` (uniform by area in
     polygons, by length on lines) with one random generator per geometry, so a
     geometry's points depend only on the geometry, its key and ``seed``. Returns
     ``(len(geoms) * n_samples, 2)`` float64 coordinates in the CRS of ``geoms``, the
@@ -149,7 +149,7 @@ def embed_geometries(
 
     Points are embedded directly. Lines and polygons are reduced by ``how``:
     ``"centroid"`` embeds one point guaranteed inside the geometry (see
-    :func:`~geocalliper.coords.inner_points`), ``"mean"`` averages the embeddings of
+    :func:`~geocalliper.spatial.coords.inner_points`), ``"mean"`` averages the embeddings of
     ``n_samples`` seeded random points inside each of them. Both work in the model's
     CRS, so the same places give the same vectors whatever CRS they come in.
 

@@ -19,7 +19,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from ._constants import (
+from .._constants import (
     KEY_COLUMN,
     NAME_COLUMN,
     OSM_ID_COLUMN,
@@ -28,7 +28,7 @@ from ._constants import (
     VALUE_COLUMN,
     WGS84,
 )
-from .exceptions import EmptyDataError, MissingColumnError
+from ..exceptions import EmptyDataError, MissingColumnError
 
 _HSTORE = re.compile(r'"((?:[^"\\]|\\.)*)"=>"((?:[^"\\]|\\.)*)"')
 #: columns of GDAL's OSM layers that are not tags

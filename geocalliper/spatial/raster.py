@@ -5,7 +5,7 @@ cell inside the area with a fitted :class:`~geocalliper.CaLLiPer` and returns a
 ``(band, y, x)`` DataArray with its CRS, transform and nodata set for rioxarray (NaN
 outside the area). With ``chunks`` the array is dask-backed and lazy: each block embeds
 only its own cells when it is computed, so a study area of any size streams through
-bounded memory (:func:`geocalliper.geotiff.to_geotiff` writes it block by block).
+bounded memory (:func:`geocalliper.io.geotiff.to_geotiff` writes it block by block).
 
 :func:`to_rgb` reduces an embedding raster to a false-colour ``red, green, blue`` preview
 (PCA, robust stretch, ``uint8``).
@@ -32,21 +32,21 @@ import shapely
 from pyproj import CRS, Transformer
 from tqdm.auto import tqdm
 
-from ._constants import embedding_columns
-from ._optional import import_optional
-from .area import AreaLike, as_area
-from .exceptions import (
+from .._constants import embedding_columns
+from .._optional import import_optional
+from ..exceptions import (
     CRSError,
     EmptyDataError,
     GridTooLargeError,
     InvalidGeometryError,
     NotFittedError,
 )
+from .area import AreaLike, as_area
 
 if TYPE_CHECKING:
     import xarray as xr
 
-    from .calliper import CaLLiPer
+    from ..calliper import CaLLiPer
 
 #: Side, in cells, of the blocks an eager grid is embedded in (one progress step each).
 EAGER_BLOCK = 512
@@ -486,7 +486,7 @@ def embed_grid(
         ``None`` (default): compute now, into memory. An int or ``(y, x)`` pair of
         cells: return a lazy dask-backed array of blocks of that size (the band
         dimension is one chunk); nothing is embedded until it is computed or written.
-        Multiples of 512 line up with the tiles :func:`~geocalliper.geotiff.to_geotiff`
+        Multiples of 512 line up with the tiles :func:`~geocalliper.io.geotiff.to_geotiff`
         writes.
     area_crs
         CRS of a bare geometry or bounds; default: ``crs`` (the grid CRS) when given.
@@ -533,13 +533,13 @@ def embed_grid(
     Examples
     --------
     >>> import geocalliper as gc
-    >>> from geocalliper.raster import embed_grid
+    >>> from geocalliper.spatial.raster import embed_grid
     >>> model = gc.CaLLiPer.load("helsinki-calliper")                  # doctest: +SKIP
     >>> grid = embed_grid(model, (24.90, 60.15, 24.98, 60.19), 100,
     ...                   area_crs="EPSG:4326")                          # doctest: +SKIP
     >>> grid.dims, grid.rio.crs.to_epsg()                                # doctest: +SKIP
     (('band', 'y', 'x'), 32635)
-    >>> from geocalliper.geotiff import to_geotiff
+    >>> from geocalliper.io.geotiff import to_geotiff
     >>> big = embed_grid(model, city, 10, crs="EPSG:3067", chunks=1024)  # doctest: +SKIP
     >>> to_geotiff(big, "city.tif")                                     # doctest: +SKIP
     """
@@ -563,7 +563,7 @@ def embed_grid(
             raise GridTooLargeError(
                 f"This grid needs about {_size(spec.nbytes)} in memory ({size}), more than "
                 f"max_memory={_size(limit)}. Pass chunks=1024 (cells per block side) to get a "
-                "lazy dask-backed array and write it with geocalliper.geotiff.to_geotiff(...), "
+                "lazy dask-backed array and write it with geocalliper.io.geotiff.to_geotiff(...), "
                 "or use a coarser resolution or a smaller area (or raise max_memory=)."
             )
         data = _embed_eager(model, spec, progress)
@@ -711,7 +711,7 @@ def to_rgb(
     Examples
     --------
     >>> rgb = to_rgb(embed_grid(model, area, 100))                      # doctest: +SKIP
-    >>> geocalliper.geotiff.write_png(rgb, "preview.png")             # doctest: +SKIP
+    >>> geocalliper.io.geotiff.write_png(rgb, "preview.png")             # doctest: +SKIP
     """
     xr = import_optional("xarray", "embedding rasters")
     import_optional("rioxarray", "embedding rasters")

@@ -8,7 +8,7 @@ one space. This module compares them:
   texts, ranked with their training frequency as a prior (a tidy DataFrame);
 * :func:`label_points` — the best of a set of labels per point, with probabilities;
 * :func:`query_grid` / :func:`query_h3` — a similarity map of a text over a study area
-  (a raster like :func:`~geocalliper.raster.embed_grid`, or H3 hexagons);
+  (a raster like :func:`~geocalliper.spatial.raster.embed_grid`, or H3 hexagons);
 * :func:`label_grid` / :func:`label_h3` — a categorical map: the best label per cell,
   optionally with the probability of every label;
 * :func:`preview_rgb` — a query or label raster as an RGB picture for a PNG.
@@ -22,10 +22,11 @@ have a known frequency (a *prior*), ``exp(s) · cos + log prior`` ranks the *lik
 ones instead; ``prior=`` adds it. Probabilities are the softmax of those logits over the
 texts or labels compared, at the model's own learned temperature. Nothing is tuned.
 
-The grid and H3 variants reuse :mod:`geocalliper.raster` and :mod:`geocalliper.h3cells`
-unchanged: a :class:`TextScorer` looks to them like a model whose "embedding" of a
-point is its vector of scores, so the grid layout, the in-area test, dask chunks,
-memory limits and progress bars are the same as for embeddings.
+The grid and H3 variants reuse :mod:`geocalliper.spatial.raster` and
+:mod:`geocalliper.spatial.h3cells` unchanged: a :class:`TextScorer` looks to them like a
+model whose "embedding" of a point is its vector of scores, so the grid layout, the
+in-area test, dask chunks, memory limits and progress bars are the same as for
+embeddings.
 """
 
 from __future__ import annotations
@@ -41,9 +42,9 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from ._constants import embedding_columns
-from ._optional import import_optional
-from .exceptions import (
+from .._constants import embedding_columns
+from .._optional import import_optional
+from ..exceptions import (
     DuplicateLabelError,
     EmptyDataError,
     MissingTrainingTextsError,
@@ -53,9 +54,9 @@ from .exceptions import (
 if TYPE_CHECKING:
     import xarray as xr
 
-    from .area import AreaLike
-    from .calliper import CaLLiPer
-    from .h3cells import Containment
+    from ..calliper import CaLLiPer
+    from ..spatial.area import AreaLike
+    from ..spatial.h3cells import Containment
 
 #: Name of the label column of :func:`label_points` / :func:`label_h3` and of the label
 #: raster of :func:`label_grid`.
@@ -156,7 +157,7 @@ def check_labels(labels: Sequence[str] | Mapping[str, str]) -> tuple[list[str], 
 def _encoder(text_model: str | None, cache_dir: str | None, progress: bool) -> Any:
     """One :class:`~geocalliper.text.TextEncoder` per setting, so the text model (when it
     has to be loaded at all) is loaded once per process."""
-    from .text import TextEncoder
+    from ..text import TextEncoder
 
     return TextEncoder(text_model, cache_dir=cache_dir, progress=progress)
 
@@ -315,7 +316,7 @@ class TextScorer:
     """A fitted model seen through a set of texts: it "embeds" a point as its scores.
 
     It has the face of a fitted :class:`~geocalliper.CaLLiPer` that
-    :func:`~geocalliper.raster.embed_grid` and :func:`~geocalliper.h3cells.embed_h3`
+    :func:`~geocalliper.spatial.raster.embed_grid` and :func:`~geocalliper.spatial.h3cells.embed_h3`
     use (``embed_coords``, ``crs_``, ``embedding_dim``, ``dtype`` …), so maps of
     scores reuse their machinery unchanged; it is small and picklable for dask.
 
@@ -614,7 +615,7 @@ def query_grid(
 ) -> xr.DataArray:
     """A raster of the cosine similarity between each grid cell and a text.
 
-    The grid is laid out exactly as :func:`~geocalliper.raster.embed_grid` lays it out
+    The grid is laid out exactly as :func:`~geocalliper.spatial.raster.embed_grid` lays it out
     (same parameters, snapping, CRS handling, dask ``chunks`` and memory limit); each
     cell's value is the cosine similarity between its centre's location embedding and
     the projected text.
@@ -624,7 +625,7 @@ def query_grid(
     model
         A fitted :class:`~geocalliper.CaLLiPer` with its text projector.
     area, resolution, crs, chunks, area_crs, batch_size, max_memory, progress
-        As in :func:`~geocalliper.raster.embed_grid`.
+        As in :func:`~geocalliper.spatial.raster.embed_grid`.
     text
         The query, e.g. ``"A place of cafe"``; a list gives one band per text.
 
@@ -633,7 +634,7 @@ def query_grid(
     xarray.DataArray
         ``(band, y, x)``, one band per text (named by the text), float32 in [-1, 1],
         NaN outside the area; CRS, transform and nodata set, so
-        :func:`~geocalliper.geotiff.to_geotiff` writes it (the band description is
+        :func:`~geocalliper.io.geotiff.to_geotiff` writes it (the band description is
         the text).
 
     Examples
@@ -641,7 +642,7 @@ def query_grid(
     >>> cafes = query_grid(model, city, "A place of cafe", resolution=50)  # doctest: +SKIP
     >>> to_geotiff(cafes, "cafes.tif")                                    # doctest: +SKIP
     """
-    from .raster import embed_grid
+    from ..spatial.raster import embed_grid
 
     texts = check_texts(text)
     scorer = TextScorer(model, text_vectors(model, texts))
@@ -686,7 +687,7 @@ def label_colors(n: int) -> list[str]:
 
 
 def preview_rgb(da: xr.DataArray) -> xr.DataArray:
-    """A 3-band ``uint8`` picture of a one-band map, for :func:`~geocalliper.geotiff.write_png`.
+    """A 3-band ``uint8`` picture of a one-band map, for :func:`~geocalliper.io.geotiff.write_png`.
 
     A label map (from :func:`label_grid`, with ``category_colors`` in its ``attrs``) gets
     one colour per label; any other map (e.g. :func:`query_grid`) a dark-blue → green →
@@ -705,12 +706,12 @@ def preview_rgb(da: xr.DataArray) -> xr.DataArray:
 
     Examples
     --------
-    >>> from geocalliper.geotiff import write_png
+    >>> from geocalliper.io.geotiff import write_png
     >>> write_png(preview_rgb(query_grid(model, area, "A place of cafe", 25)),
     ...           "cafes.png")                                          # doctest: +SKIP
     PosixPath('cafes.png')
     """
-    from .raster import rio_transform
+    from ..spatial.raster import rio_transform
 
     xr_mod = import_optional("xarray", "map previews")
     if "band" in da.dims and da.sizes["band"] == 1:
@@ -774,7 +775,7 @@ def label_grid(
     model
         A fitted :class:`~geocalliper.CaLLiPer` with its text projector.
     area, resolution, crs, chunks, area_crs, batch_size, max_memory, progress
-        As in :func:`~geocalliper.raster.embed_grid` (the memory limit applies to the
+        As in :func:`~geocalliper.spatial.raster.embed_grid` (the memory limit applies to the
         per-label probabilities the labels are chosen from).
     labels
         A list of texts (each its own name) or a dict name → text.
@@ -790,7 +791,7 @@ def label_grid(
         The label raster: ``(y, x)`` codes ``0 … len(labels)-1`` (uint8; uint16 for
         more than 255 labels), nodata 255 (65535) outside the area, named ``"label"``;
         ``attrs`` hold ``category_names``, ``category_texts`` and ``category_colors``,
-        which :func:`~geocalliper.geotiff.to_geotiff` writes as a colour table and
+        which :func:`~geocalliper.io.geotiff.to_geotiff` writes as a colour table and
         category names (a legend in QGIS). With ``probabilities``, a Dataset of
         ``label`` and ``probability`` (``(band, y, x)`` float32, one band per label
         name). With ``chunks`` both are lazy and each computes the probabilities
@@ -805,7 +806,7 @@ def label_grid(
     >>> ds = label_grid(model, city, labels, 100, probabilities=True)  # doctest: +SKIP
     >>> to_geotiff(ds["probability"], "label-probabilities.tif")      # doctest: +SKIP
     """
-    from .raster import embed_grid, rio_transform
+    from ..spatial.raster import embed_grid, rio_transform
 
     xr_mod = import_optional("xarray", "label rasters")
     names, texts, scorer = _label_scorer(model, labels, prior)
@@ -864,7 +865,7 @@ def query_h3(
 ) -> gpd.GeoDataFrame:
     """The cosine similarity between each H3 cell covering an area and a text.
 
-    Parameters are those of :func:`~geocalliper.h3cells.embed_h3` (``how="mean"``
+    Parameters are those of :func:`~geocalliper.spatial.h3cells.embed_h3` (``how="mean"``
     averages the similarity over points sampled in each cell), plus ``text``: one text
     or a list. ``max_cells`` defaults to the H3 module's limit.
 
@@ -897,8 +898,8 @@ def _score_h3(
     seed: int,
     **kwargs: Any,
 ) -> gpd.GeoDataFrame:
-    """:func:`~geocalliper.h3cells.embed_h3` of the scorer, columns renamed."""
-    from .h3cells import DEFAULT_MAX_CELLS, embed_h3
+    """:func:`~geocalliper.spatial.h3cells.embed_h3` of the scorer, columns renamed."""
+    from ..spatial.h3cells import DEFAULT_MAX_CELLS, embed_h3
 
     if kwargs.get("max_cells") is None:
         kwargs["max_cells"] = DEFAULT_MAX_CELLS
@@ -925,7 +926,7 @@ def label_h3(
 ) -> gpd.GeoDataFrame:
     """The best-matching label of each H3 cell covering an area.
 
-    Parameters are those of :func:`~geocalliper.h3cells.embed_h3` and of
+    Parameters are those of :func:`~geocalliper.spatial.h3cells.embed_h3` and of
     :func:`label_points` (``labels``, ``probabilities``, ``prior``); ``how="mean"``
     averages the label probabilities over points sampled in each cell.
 

@@ -3,7 +3,7 @@
 :func:`to_geotiff` writes a tiled, compressed GeoTIFF with overviews, band descriptions
 and nodata, ready for QGIS; by default a Cloud-Optimised GeoTIFF. A dask-backed array is
 computed and written block by block, so memory stays bounded whatever the raster's size.
-:func:`write_png` writes an RGB preview (e.g. from :func:`geocalliper.raster.to_rgb`).
+:func:`write_png` writes an RGB preview (e.g. from :func:`geocalliper.spatial.raster.to_rgb`).
 
 Writes are atomic: the file is built under a temporary name in the target folder and
 renamed onto the target only when complete; a failure leaves no partial file behind (see
@@ -47,10 +47,10 @@ from xml.sax.saxutils import escape
 import numpy as np
 from tqdm.auto import tqdm
 
-from ._optional import import_optional
-from .exceptions import GridTooLargeError, MissingCRSError
-from .raster import DEFAULT_MAX_GRID_CELLS, rio_transform
-from .tempfiles import atomic_output, remove_temporary, temp_path
+from .._optional import import_optional
+from ..exceptions import GridTooLargeError, MissingCRSError
+from ..spatial.raster import DEFAULT_MAX_GRID_CELLS, rio_transform
+from ..tempfiles import atomic_output, remove_temporary, temp_path
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -146,7 +146,7 @@ def _categories(da: Any, count: int, dtype: np.dtype, nodata: Any) -> dict[str, 
     texts = list(da.attrs.get("category_texts") or names)
     colors = list(da.attrs.get("category_colors") or [])
     if not colors:
-        from .zeroshot import label_colors
+        from ..zeroshot.scoring import label_colors
 
         colors = label_colors(len(names))
     if len(texts) != len(names) or len(colors) != len(names):
@@ -387,7 +387,7 @@ def to_geotiff(
     ----------
     da
         A raster with a CRS and transform known to rioxarray (``da.rio``), e.g. from
-        :func:`geocalliper.raster.embed_grid` or :func:`~geocalliper.raster.to_rgb`;
+        :func:`geocalliper.spatial.raster.embed_grid` or :func:`~geocalliper.spatial.raster.to_rgb`;
         numpy- or dask-backed. A dask-backed array is computed block by block (one at
         a time; on a distributed cluster as many as it has threads) and each block
         written to its window, so the raster never has to fit in memory.
@@ -521,7 +521,7 @@ def write_png(
     worldfile: bool = False,
     min_size: int | None = None,
 ) -> Path:
-    """Write an RGB preview (e.g. from :func:`geocalliper.raster.to_rgb`) as a PNG.
+    """Write an RGB preview (e.g. from :func:`geocalliper.spatial.raster.to_rgb`) as a PNG.
 
     The PNG is RGBA: nodata cells (0 in all three bands) are transparent. The raster is
     computed into memory (a preview should be small; coarsen it first with
@@ -558,7 +558,7 @@ def write_png(
     rgb, meta = _prepare(rgb)
     if meta["count"] != 3 or meta["dtype"] != np.uint8:
         raise ValueError(
-            f"write_png needs 3 uint8 bands (use geocalliper.raster.to_rgb first), got "
+            f"write_png needs 3 uint8 bands (use geocalliper.spatial.raster.to_rgb first), got "
             f"{meta['count']} band(s) of {meta['dtype']}."
         )
     values = np.asarray(rgb.values)

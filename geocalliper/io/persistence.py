@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ._constants import CALLIPER_SUBDIR, CONFIG_FILE, MODEL_FORMAT_VERSION, WEIGHTS_FILE
-from .exceptions import ModelFileError
+from .._constants import CALLIPER_SUBDIR, CONFIG_FILE, MODEL_FORMAT_VERSION, WEIGHTS_FILE
+from ..exceptions import ModelFileError
 
 
 def _sha256(path: Path) -> str:
@@ -217,7 +217,7 @@ def write_model_dir(
     """
     from safetensors.torch import save_file
 
-    from . import __version__
+    from .. import __version__
 
     folder = Path(folder)
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}

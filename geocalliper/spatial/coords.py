@@ -17,7 +17,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
-from .exceptions import (
+from ..exceptions import (
     CRSError,
     DuplicateIndexError,
     EmptyDataError,

@@ -4,7 +4,7 @@
 half-written file and keeps an older file of the same name; see
 :mod:`geocalliper.tempfiles` for the temporaries and a full disk); :func:`read_area` reads a
 study-area file. Kept apart from the accessor and the estimators, as the GeoTIFF
-writer is (:mod:`geocalliper.geotiff`).
+writer is (:mod:`geocalliper.io.geotiff`).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import geopandas as gpd
 
-from .exceptions import EmptyDataError
-from .tempfiles import atomic_output
+from ..exceptions import EmptyDataError
+from ..tempfiles import atomic_output
 
 #: suffix -> what :func:`write_vector` writes
 FORMATS = {

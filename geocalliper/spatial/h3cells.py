@@ -24,15 +24,15 @@ import pandas as pd
 import shapely
 from pyproj import CRS, Geod, Transformer
 
-from ._constants import WGS84, embedding_columns
-from ._optional import import_optional
+from .._constants import WGS84, embedding_columns
+from .._optional import import_optional
+from ..exceptions import EmptyDataError, GridTooLargeError, InvalidGeometryError
 from .area import AreaLike, as_area
 from .coords import check_geographic_range, check_projected
-from .exceptions import EmptyDataError, GridTooLargeError, InvalidGeometryError
 from .reduce import check_reduction, mean_embedding
 
 if TYPE_CHECKING:
-    from .calliper import CaLLiPer
+    from ..calliper import CaLLiPer
 
 #: name of the index of H3 frames
 H3_INDEX = "h3"
@@ -145,7 +145,7 @@ def h3_cells(
     ----------
     area
         Polygons or multipolygons (a GeoDataFrame, GeoSeries, shapely geometry or
-        bounds, see :func:`geocalliper.area.as_area`) in any CRS; they are reprojected
+        bounds, see :func:`geocalliper.spatial.area.as_area`) in any CRS; they are reprojected
         to EPSG:4326 first. Points are allowed too and give the cell that contains
         each. Lines are refused: buffer them first.
     resolution

@@ -17,7 +17,7 @@ from pyproj import CRS
 from shapely.geometry import box
 from shapely.geometry.base import BaseGeometry
 
-from .exceptions import EmptyDataError, InvalidGeometryError, MissingCRSError
+from ..exceptions import EmptyDataError, InvalidGeometryError, MissingCRSError
 
 AreaLike = gpd.GeoDataFrame | gpd.GeoSeries | BaseGeometry | tuple[float, float, float, float]
 

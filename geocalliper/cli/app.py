@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from .vector import read_area, write_vector
+from ..io.vector import read_area, write_vector
 
 EXAMPLES = {
     "demo": "example: geocalliper demo --out ./geocalliper-demo",
@@ -97,7 +97,7 @@ PREVIEW_MIN = 600
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
+    from ..demo import run_demo
 
     summary = run_demo(
         Path(args.out), max_epochs=args.max_epochs, seed=args.seed, progress=not args.quiet
@@ -131,7 +131,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_pretrain(args: argparse.Namespace) -> int:
-    from . import CaLLiPer, osm_text, read_pois
+    from .. import CaLLiPer, osm_text, read_pois
 
     path = Path(args.pois)
     pois = read_pois(path)
@@ -159,8 +159,8 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
 
 
 def _cmd_embed(args: argparse.Namespace) -> int:
-    from . import CaLLiPer, read_pois
-    from .reduce import embed_geometries
+    from .. import CaLLiPer, read_pois
+    from ..spatial.reduce import embed_geometries
 
     model = CaLLiPer.load(args.model, progress=not args.quiet)
     points = read_pois(args.points)
@@ -175,8 +175,8 @@ def _polygonal_area(area, buffer: float = 0.0):
     around it, measured in a local UTM zone); polygons are kept as they are."""
     import geopandas as gpd
 
-    from .area import as_area
-    from .coords import estimate_metric_crs
+    from ..spatial.area import as_area
+    from ..spatial.coords import estimate_metric_crs
 
     geoms = as_area(area)
     kinds = set(geoms.geom_type)
@@ -198,10 +198,10 @@ def _polygonal_area(area, buffer: float = 0.0):
 
 
 def _cmd_grid(args: argparse.Namespace) -> int:
-    from . import CaLLiPer
-    from .exceptions import GridTooLargeError
-    from .geotiff import to_geotiff, write_png
-    from .raster import DEFAULT_MAX_GRID_CELLS, _size, embed_grid, grid_spec, to_rgb
+    from .. import CaLLiPer
+    from ..exceptions import GridTooLargeError
+    from ..io.geotiff import to_geotiff, write_png
+    from ..spatial.raster import DEFAULT_MAX_GRID_CELLS, _size, embed_grid, grid_spec, to_rgb
 
     out = Path(args.out)
     if out.suffix.lower() not in (".tif", ".tiff"):
@@ -262,8 +262,8 @@ def _unit(da) -> str:
 
 
 def _cmd_h3(args: argparse.Namespace) -> int:
-    from . import CaLLiPer
-    from .h3cells import embed_h3
+    from .. import CaLLiPer
+    from ..spatial.h3cells import embed_h3
 
     out = Path(args.out)
     if out.suffix.lower() not in (".gpkg", ".parquet", ".geoparquet"):
@@ -294,8 +294,8 @@ def _visit_columns(args: argparse.Namespace) -> dict:
 def _read_visits(path: str, args: argparse.Namespace, split: str | None = None):
     """A visits file (CSV with lon/lat or WKT, GeoParquet, GeoPackage …), optionally
     restricted to one value of the split column."""
-    from .exceptions import EmptyDataError, MissingColumnError
-    from .poi import read_pois
+    from ..exceptions import EmptyDataError, MissingColumnError
+    from ..io.poi import read_pois
 
     visits = read_pois(path)
     if split is not None:
@@ -311,7 +311,7 @@ def _read_visits(path: str, args: argparse.Namespace, split: str | None = None):
 
 
 def _cmd_fit_predictor(args: argparse.Namespace) -> int:
-    from .mobility import NextLocationPredictor
+    from ..mobility import NextLocationPredictor
 
     visits = _read_visits(args.visits, args)
     model = NextLocationPredictor(
@@ -337,7 +337,7 @@ def _cmd_fit_predictor(args: argparse.Namespace) -> int:
 
 
 def _cmd_pretrain_activity(args: argparse.Namespace) -> int:
-    from .mobility.recipes import pretrain_activity_calliper
+    from ..mobility.recipes import pretrain_activity_calliper
 
     visits = _read_visits(args.visits, args)
     limits = {} if args.max_steps is None else {"max_steps": args.max_steps}
@@ -356,8 +356,8 @@ def _cmd_pretrain_activity(args: argparse.Namespace) -> int:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from .mobility import NextLocationPredictor
-    from .poi import read_pois
+    from ..io.poi import read_pois
+    from ..mobility import NextLocationPredictor
 
     model = NextLocationPredictor.load(args.model, progress=not args.quiet)
     model.set_params(**_visit_columns(args))  # the file's names, not the training file's
@@ -371,9 +371,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from .mobility import NextLocationPredictor
-    from .poi import read_pois
-    from .tempfiles import atomic_output
+    from ..io.poi import read_pois
+    from ..mobility import NextLocationPredictor
+    from ..tempfiles import atomic_output
 
     model = NextLocationPredictor.load(args.model, progress=not args.quiet)
     model.set_params(**_visit_columns(args))  # the file's names, not the training file's
@@ -391,7 +391,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_clean(args: argparse.Namespace) -> int:
-    from .tempfiles import clean_temporaries, stale_temporaries
+    from ..tempfiles import clean_temporaries, stale_temporaries
 
     folder = Path(args.folder)
     if not folder.is_dir():
@@ -446,8 +446,8 @@ def _map_output(args: argparse.Namespace) -> Path:
 
 
 def _cmd_query(args: argparse.Namespace) -> int:
-    from . import CaLLiPer, to_geotiff
-    from .zeroshot import query_grid, query_h3
+    from .. import CaLLiPer, to_geotiff
+    from ..zeroshot.scoring import query_grid, query_h3
 
     out = _map_output(args)
     model = CaLLiPer.load(args.model, progress=not args.quiet)
@@ -467,8 +467,8 @@ def _cmd_query(args: argparse.Namespace) -> int:
 def _cmd_label(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from . import CaLLiPer, to_geotiff
-    from .zeroshot import label_grid, label_h3
+    from .. import CaLLiPer, to_geotiff
+    from ..zeroshot.scoring import label_grid, label_h3
 
     labels = _labels(args)
     out = _map_output(args)
@@ -510,7 +510,7 @@ AREA_HELP = "study-area file (GeoPackage, GeoJSON, GeoParquet …)"
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``geocalliper`` command."""
-    from . import __version__
+    from .. import __version__
 
     parser = argparse.ArgumentParser(
         prog="geocalliper",
