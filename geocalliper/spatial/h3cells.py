@@ -234,7 +234,7 @@ def h3_cells(
 
 def _check_memory(estimate: int, resolution: int) -> None:
     """Refuse, even without a cell limit, a list of cells that cannot fit in memory."""
-    from .raster import _size, default_max_memory
+    from .grid import _size, default_max_memory
 
     need = estimate * BYTES_PER_CELL
     limit = default_max_memory()
