@@ -14,10 +14,9 @@ Examples
 >>> emb = model.embed(pois)                        # doctest: +SKIP
 """
 
-__version__ = "0.1.0"
-
 from . import accessor as accessor  # registers the ``gdf.calliper`` accessor
 from . import datasets, exceptions, mobility, zeroshot
+from ._version import __version__
 from .calliper import CaLLiPer
 from .encoders import (
     FCNet,

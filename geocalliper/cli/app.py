@@ -510,7 +510,7 @@ AREA_HELP = "study-area file (GeoPackage, GeoJSON, GeoParquet …)"
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``geocalliper`` command."""
-    from .. import __version__
+    from .._version import __version__
 
     parser = argparse.ArgumentParser(
         prog="geocalliper",

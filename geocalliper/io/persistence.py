@@ -217,7 +217,7 @@ def write_model_dir(
     """
     from safetensors.torch import save_file
 
-    from .. import __version__
+    from .._version import __version__
 
     folder = Path(folder)
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
