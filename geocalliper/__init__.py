@@ -34,15 +34,8 @@ from .spatial.h3cells import embed_h3
 from .spatial.raster import embed_grid, to_rgb
 from .spatial.reduce import embed_geometries
 from .text import TextEmbeddingCache, TextEncoder
-from .zeroshot.scoring import (
-    describe,
-    label_grid,
-    label_h3,
-    label_points,
-    query_grid,
-    query_h3,
-    similarity,
-)
+from .zeroshot.maps import label_grid, label_h3, query_grid, query_h3
+from .zeroshot.scoring import describe, label_points, similarity
 
 __all__ = [
     "CaLLiPer",

@@ -189,7 +189,7 @@ class CaLLiPerAccessor:
         --------
         >>> cafes = city.calliper.query_grid(model, "A place of cafe", 50)  # doctest: +SKIP
         """
-        from .zeroshot.scoring import query_grid
+        from .zeroshot.maps import query_grid
 
         return query_grid(model, self._obj, text, resolution, **kwargs)
 
@@ -204,7 +204,7 @@ class CaLLiPerAccessor:
         --------
         >>> cells = city.calliper.query_h3(model, "A place of cafe", resolution=9)  # doctest: +SKIP
         """
-        from .zeroshot.scoring import query_h3
+        from .zeroshot.maps import query_h3
 
         return query_h3(model, self._obj, text, resolution, **kwargs)
 
@@ -224,7 +224,7 @@ class CaLLiPerAccessor:
         >>> lab = city.calliper.label_grid(model, ["A place of Food", "A place of Shop"],
         ...                                resolution=100)              # doctest: +SKIP
         """
-        from .zeroshot.scoring import label_grid
+        from .zeroshot.maps import label_grid
 
         return label_grid(model, self._obj, labels, resolution, **kwargs)
 
@@ -243,6 +243,6 @@ class CaLLiPerAccessor:
         --------
         >>> cells = city.calliper.label_h3(model, {"food": "A place of Food"}, 9)  # doctest: +SKIP
         """
-        from .zeroshot.scoring import label_h3
+        from .zeroshot.maps import label_h3
 
         return label_h3(model, self._obj, labels, resolution, **kwargs)

@@ -13,8 +13,8 @@ import os
 import time
 from pathlib import Path
 
+from .io.style import label_colors
 from .io.vector import write_vector
-from .zeroshot.scoring import label_colors
 
 #: label map of the demo: name -> text in the style of the training texts
 DEMO_LABELS = {
@@ -71,11 +71,12 @@ def run_demo(
     from .calliper import CaLLiPer
     from .io.geotiff import to_geotiff, write_png
     from .io.poi import osm_text, read_osm_pbf
+    from .io.style import preview_rgb
     from .mobility import NextLocationPredictor, split_by_day
     from .mobility.simulate import simulate_epr
     from .spatial.h3cells import embed_h3
     from .spatial.raster import embed_grid, to_rgb
-    from .zeroshot.scoring import label_grid, preview_rgb, query_grid
+    from .zeroshot.maps import label_grid, query_grid
 
     out = Path(out)
     t0 = time.perf_counter()

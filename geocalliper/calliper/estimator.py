@@ -753,7 +753,7 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
         Returns a DataFrame indexed by the texts, columns ``calliper_0 …``; see
         :func:`geocalliper.zeroshot.text_vectors`.
         """
-        from ..zeroshot.scoring import embed_texts
+        from ..zeroshot.texts import embed_texts
 
         return embed_texts(self, texts, normalize=normalize)
 

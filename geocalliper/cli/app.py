@@ -447,7 +447,7 @@ def _map_output(args: argparse.Namespace) -> Path:
 
 def _cmd_query(args: argparse.Namespace) -> int:
     from .. import CaLLiPer, to_geotiff
-    from ..zeroshot.scoring import query_grid, query_h3
+    from ..zeroshot.maps import query_grid, query_h3
 
     out = _map_output(args)
     model = CaLLiPer.load(args.model, progress=not args.quiet)
@@ -468,7 +468,7 @@ def _cmd_label(args: argparse.Namespace) -> int:
     import numpy as np
 
     from .. import CaLLiPer, to_geotiff
-    from ..zeroshot.scoring import label_grid, label_h3
+    from ..zeroshot.maps import label_grid, label_h3
 
     labels = _labels(args)
     out = _map_output(args)

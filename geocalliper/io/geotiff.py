@@ -146,7 +146,7 @@ def _categories(da: Any, count: int, dtype: np.dtype, nodata: Any) -> dict[str, 
     texts = list(da.attrs.get("category_texts") or names)
     colors = list(da.attrs.get("category_colors") or [])
     if not colors:
-        from ..zeroshot.scoring import label_colors
+        from .style import label_colors
 
         colors = label_colors(len(names))
     if len(texts) != len(names) or len(colors) != len(names):
