@@ -1,4 +1,13 @@
-"""The :class:`CaLLiPer` estimator: ``fit`` on POIs, ``embed`` any points, ``save``/``load``."""
+"""The :class:`CaLLiPer` estimator: ``fit`` on POIs, ``embed`` any points, ``save``/``load``.
+
+Length: about 800 lines, nearly all of them the one class: its parameters and checks,
+``fit``, ``embed_coords`` and the out-of-area warning, ``save``/``load`` with the config
+validation, and the thin text methods. The work itself already lives elsewhere (the
+torch module, dataset and training loop beside it in :mod:`geocalliper.calliper`, the
+geometry handling in :mod:`geocalliper.spatial`, the text scoring in
+:mod:`geocalliper.zeroshot`, model directories in :mod:`geocalliper.io.persistence`);
+splitting the class itself would scatter one public object over several files.
+"""
 
 from __future__ import annotations
 

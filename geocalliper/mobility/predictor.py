@@ -1,4 +1,10 @@
-"""The :class:`NextLocationPredictor` estimator: visits GeoDataFrames in, places out."""
+"""The :class:`NextLocationPredictor` estimator: visits GeoDataFrames in, places out.
+
+Length: about 780 lines, nearly all of them the one class (parameters, ``fit``,
+``predict``, ``evaluate``, ``save``/``load`` and the place features of each head); the
+model, sequences, split, training loop and metrics already live in their own modules of
+:mod:`geocalliper.mobility`, and splitting the class would scatter one public object.
+"""
 
 from __future__ import annotations
 
