@@ -1,5 +1,5 @@
 """``python -m geocalliper`` runs the command-line interface."""
 
-from .cli.app import main
+from .cli import main
 
 raise SystemExit(main())
