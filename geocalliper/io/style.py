@@ -27,7 +27,6 @@ PALETTE = (
 )  # fmt: skip
 
 
-
 def label_colors(n: int) -> list[str]:
     """``n`` distinct ``#rrggbb`` colours: :data:`PALETTE`, then evenly spaced hues.
 

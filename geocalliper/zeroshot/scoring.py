@@ -29,7 +29,6 @@ from .texts import (
 )
 
 if TYPE_CHECKING:
-
     from ..calliper import CaLLiPer
 
 #: Name of the label column of :func:`label_points` / :func:`label_h3` and of the label

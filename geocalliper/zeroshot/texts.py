@@ -31,7 +31,6 @@ from ..exceptions import (
 )
 
 if TYPE_CHECKING:
-
     from ..calliper import CaLLiPer
 
 #: A text of at most this many UTF-8 bytes cannot exceed a text model's token limit
