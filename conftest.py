@@ -18,6 +18,17 @@ import geocalliper as gc
 
 SHARED_DATA = Path(__file__).resolve().parent.parent / "shared" / "data"
 
+#: The one-release shims at the old module paths (geocalliper/raster.py …) hand back the
+#: module that moved, which --doctest-modules cannot import by file name; the doctests
+#: run at the new paths, and tests/test_layout.py checks the shims.
+collect_ignore = [
+    f"geocalliper/{name}.py"
+    for name in (
+        "area", "coords", "dask", "h3cells", "raster", "reduce",
+        "geotiff", "persistence", "poi", "vector",
+    )
+]  # fmt: skip
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:

@@ -14,12 +14,10 @@ Examples
 >>> emb = model.embed(pois)                        # doctest: +SKIP
 """
 
-__version__ = "0.1.0"
-
 from . import accessor as accessor  # registers the ``gdf.calliper`` accessor
 from . import datasets, exceptions, mobility, zeroshot
+from ._version import __version__
 from .calliper import CaLLiPer
-from .dask import embed_dask
 from .encoders import (
     FCNet,
     GridEncoding,
@@ -28,14 +26,16 @@ from .encoders import (
     SphericalFourierEncoding,
     TheoryEncoding,
 )
-from .geotiff import to_geotiff, write_png
-from .h3cells import embed_h3
+from .io.geotiff import to_geotiff, write_png
+from .io.poi import category_text, make_text, osm_text, read_osm_pbf, read_pois
 from .mobility import NextLocationPredictor
-from .poi import category_text, make_text, osm_text, read_osm_pbf, read_pois
-from .raster import embed_grid, to_rgb
-from .reduce import embed_geometries
+from .spatial.dask import embed_dask
+from .spatial.h3cells import embed_h3
+from .spatial.raster import embed_grid, to_rgb
+from .spatial.reduce import embed_geometries
 from .text import TextEmbeddingCache, TextEncoder
-from .zeroshot import describe, label_grid, label_h3, label_points, query_grid, query_h3, similarity
+from .zeroshot.maps import label_grid, label_h3, query_grid, query_h3
+from .zeroshot.scoring import describe, label_points, similarity
 
 __all__ = [
     "CaLLiPer",

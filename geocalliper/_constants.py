@@ -9,7 +9,7 @@ from __future__ import annotations
 EMBEDDING_PREFIX = "calliper_"
 #: Default name of the text column used for pre-training.
 TEXT_COLUMN = "text"
-#: Columns written by :func:`geocalliper.poi.read_osm_pbf`.
+#: Columns written by :func:`geocalliper.io.poi.read_osm_pbf`.
 OSM_ID_COLUMN = "osm_id"
 NAME_COLUMN = "name"
 KEY_COLUMN = "key"

@@ -4,9 +4,9 @@ Importing this module registers the accessor on pandas DataFrames; it is valid o
 on GeoDataFrames (on a plain DataFrame ``df.calliper`` raises ``AttributeError``).
 Each method is a thin hand-off to a plain function:
 
-- ``gdf.calliper.embed(model, …)``: :func:`geocalliper.reduce.embed_geometries`
-- ``gdf.calliper.embed_h3(model, …)``: :func:`geocalliper.h3cells.embed_h3`
-- ``gdf.calliper.embed_grid(model, …)``: :func:`geocalliper.raster.embed_grid`
+- ``gdf.calliper.embed(model, …)``: :func:`geocalliper.spatial.reduce.embed_geometries`
+- ``gdf.calliper.embed_h3(model, …)``: :func:`geocalliper.spatial.h3cells.embed_h3`
+- ``gdf.calliper.embed_grid(model, …)``: :func:`geocalliper.spatial.raster.embed_grid`
 - ``gdf.calliper.similarity(model, …)``: :func:`geocalliper.zeroshot.similarity`
 - ``gdf.calliper.describe(model, …)``: :func:`geocalliper.zeroshot.describe`
 - ``gdf.calliper.query_grid(model, …)``: :func:`geocalliper.zeroshot.query_grid`
@@ -24,7 +24,7 @@ import geopandas as gpd
 import pandas as pd
 
 from ._constants import embedding_columns
-from .reduce import check_no_clash, embed_geometries, join_embedding
+from .spatial.reduce import check_no_clash, embed_geometries, join_embedding
 
 if TYPE_CHECKING:
     import xarray
@@ -122,7 +122,7 @@ class CaLLiPerAccessor:
     def embed_h3(self, model: CaLLiPer, resolution: int, **kwargs: Any) -> gpd.GeoDataFrame:
         """Embed the H3 cells covering this frame's geometries.
 
-        Shortcut for :func:`geocalliper.h3cells.embed_h3` ``(model, gdf, resolution,
+        Shortcut for :func:`geocalliper.spatial.h3cells.embed_h3` ``(model, gdf, resolution,
         **kwargs)``: polygons give the cells that cover them, points the cells that
         contain them.
 
@@ -130,21 +130,21 @@ class CaLLiPerAccessor:
         --------
         >>> cells = city.calliper.embed_h3(model, resolution=9, how="mean")  # doctest: +SKIP
         """
-        from .h3cells import embed_h3
+        from .spatial.h3cells import embed_h3
 
         return embed_h3(model, self._obj, resolution, **kwargs)
 
     def embed_grid(self, model: CaLLiPer, resolution: float, **kwargs: Any) -> xarray.DataArray:
         """Embed a regular raster grid over this frame's extent.
 
-        Shortcut for :func:`geocalliper.raster.embed_grid` ``(model, gdf, resolution,
+        Shortcut for :func:`geocalliper.spatial.raster.embed_grid` ``(model, gdf, resolution,
         **kwargs)``.
 
         Examples
         --------
         >>> grid = city.calliper.embed_grid(model, resolution=100)  # doctest: +SKIP
         """
-        from .raster import embed_grid
+        from .spatial.raster import embed_grid
 
         return embed_grid(model, self._obj, resolution, **kwargs)
 
@@ -158,7 +158,7 @@ class CaLLiPerAccessor:
         --------
         >>> sim = pois.calliper.similarity(model, ["A place of cafe"])  # doctest: +SKIP
         """
-        from .zeroshot import similarity
+        from .zeroshot.scoring import similarity
 
         return similarity(model, self._obj, texts, **kwargs)
 
@@ -173,7 +173,7 @@ class CaLLiPerAccessor:
         --------
         >>> pois.calliper.describe(model, k=3)                         # doctest: +SKIP
         """
-        from .zeroshot import describe
+        from .zeroshot.scoring import describe
 
         return describe(model, self._obj, candidates, k, **kwargs)
 
@@ -189,7 +189,7 @@ class CaLLiPerAccessor:
         --------
         >>> cafes = city.calliper.query_grid(model, "A place of cafe", 50)  # doctest: +SKIP
         """
-        from .zeroshot import query_grid
+        from .zeroshot.maps import query_grid
 
         return query_grid(model, self._obj, text, resolution, **kwargs)
 
@@ -204,7 +204,7 @@ class CaLLiPerAccessor:
         --------
         >>> cells = city.calliper.query_h3(model, "A place of cafe", resolution=9)  # doctest: +SKIP
         """
-        from .zeroshot import query_h3
+        from .zeroshot.maps import query_h3
 
         return query_h3(model, self._obj, text, resolution, **kwargs)
 
@@ -224,7 +224,7 @@ class CaLLiPerAccessor:
         >>> lab = city.calliper.label_grid(model, ["A place of Food", "A place of Shop"],
         ...                                resolution=100)              # doctest: +SKIP
         """
-        from .zeroshot import label_grid
+        from .zeroshot.maps import label_grid
 
         return label_grid(model, self._obj, labels, resolution, **kwargs)
 
@@ -243,6 +243,6 @@ class CaLLiPerAccessor:
         --------
         >>> cells = city.calliper.label_h3(model, {"food": "A place of Food"}, 9)  # doctest: +SKIP
         """
-        from .zeroshot import label_h3
+        from .zeroshot.maps import label_h3
 
         return label_h3(model, self._obj, labels, resolution, **kwargs)

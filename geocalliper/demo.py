@@ -13,8 +13,8 @@ import os
 import time
 from pathlib import Path
 
-from .vector import write_vector
-from .zeroshot import label_colors
+from .io.style import label_colors
+from .io.vector import write_vector
 
 #: label map of the demo: name -> text in the style of the training texts
 DEMO_LABELS = {
@@ -69,13 +69,14 @@ def run_demo(
 
     from . import datasets
     from .calliper import CaLLiPer
-    from .geotiff import to_geotiff, write_png
-    from .h3cells import embed_h3
+    from .io.geotiff import to_geotiff, write_png
+    from .io.poi import osm_text, read_osm_pbf
+    from .io.style import preview_rgb
     from .mobility import NextLocationPredictor, split_by_day
     from .mobility.simulate import simulate_epr
-    from .poi import osm_text, read_osm_pbf
-    from .raster import embed_grid, to_rgb
-    from .zeroshot import label_grid, preview_rgb, query_grid
+    from .spatial.h3cells import embed_h3
+    from .spatial.raster import embed_grid, to_rgb
+    from .zeroshot.maps import label_grid, query_grid
 
     out = Path(out)
     t0 = time.perf_counter()

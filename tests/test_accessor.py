@@ -14,8 +14,8 @@ from shapely.geometry import LineString, Point
 
 import geocalliper.accessor  # noqa: F401  (registers the accessor)
 from geocalliper._constants import embedding_columns
-from geocalliper.h3cells import embed_h3
-from geocalliper.reduce import embed_geometries, index_keys, keyed_sample_xy
+from geocalliper.spatial.h3cells import embed_h3
+from geocalliper.spatial.reduce import embed_geometries, index_keys, keyed_sample_xy
 
 ATOL = 1e-5
 
@@ -195,10 +195,11 @@ def test_embed_h3_shortcut(fitted, places):
 
 
 @pytest.mark.skipif(
-    importlib.util.find_spec("geocalliper.raster") is None, reason="geocalliper.raster not there"
+    importlib.util.find_spec("geocalliper.spatial.raster") is None,
+    reason="geocalliper.spatial.raster not there",
 )
 def test_embed_grid_shortcut(fitted):
-    from geocalliper.raster import embed_grid
+    from geocalliper.spatial.raster import embed_grid
 
     area = gpd.GeoDataFrame(geometry=[Point(24.94, 60.17).buffer(0.005)], crs=4326)
     via_accessor = area.calliper.embed_grid(fitted, resolution=200.0)

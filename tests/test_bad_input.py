@@ -9,7 +9,6 @@ import pytest
 from shapely.geometry import LineString, Point, Polygon
 
 import geocalliper as gc
-from geocalliper.coords import inner_points
 from geocalliper.exceptions import (
     CRSError,
     DuplicateIndexError,
@@ -18,6 +17,7 @@ from geocalliper.exceptions import (
     MissingColumnError,
     MissingCRSError,
 )
+from geocalliper.spatial.coords import inner_points
 
 
 def test_nan_and_inf_coordinates(fitted: gc.CaLLiPer) -> None:

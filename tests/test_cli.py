@@ -155,7 +155,7 @@ def test_grid_writes_embedding_geotiff_and_rgb_preview(
 def test_h3_writes_cell_embeddings(tmp_path: Path, fitted: gc.CaLLiPer, cli) -> None:
     from shapely.geometry import box
 
-    from geocalliper.h3cells import h3_centers
+    from geocalliper.spatial.h3cells import h3_centers
 
     model = str(fitted.save(tmp_path / "m"))
     gpd.GeoDataFrame(geometry=[box(*HELSINKI_3067)], crs=3067).to_file(tmp_path / "area.gpkg")

@@ -86,10 +86,11 @@ def test_grid_yes_is_the_override_and_big_grids_are_announced(
     tmp_path: Path, model_and_area, monkeypatch, capsys
 ):
     from geocalliper import cli as cli_module
+    from geocalliper.cli import embed as cli_embed
 
     model, area = model_and_area
-    monkeypatch.setattr(cli_module, "CONFIRM_ABOVE", 10_000, raising=False)  # 20x20x32x4 B
-    monkeypatch.setattr(cli_module, "STREAM_ABOVE", 10_000)
+    monkeypatch.setattr(cli_embed, "CONFIRM_ABOVE", 10_000, raising=False)  # 20x20x32x4 B
+    monkeypatch.setattr(cli_embed, "STREAM_ABOVE", 10_000)
     args = ["--quiet", "grid", model, str(area), "--resolution", "100", "--crs", "EPSG:3067"]
     assert cli_module.main([*args, "--out", str(tmp_path / "a.tif")]) == 2
     assert "--yes" in capsys.readouterr().err

@@ -11,8 +11,8 @@ import pytest
 
 import geocalliper.accessor  # noqa: F401  (registers gdf.calliper)
 from geocalliper._constants import embedding_columns
-from geocalliper.dask import embed_dask
 from geocalliper.exceptions import MissingCRSError
+from geocalliper.spatial.dask import embed_dask
 
 dask = pytest.importorskip("dask")
 dask_geopandas = pytest.importorskip("dask_geopandas")
@@ -102,7 +102,7 @@ def test_on_a_distributed_client(fitted, helsinki_pois, ddf):
 
 
 def test_a_saved_model_is_loaded_once_per_process(fitted, helsinki_pois, ddf, tmp_path):
-    from geocalliper.dask import _load_cached
+    from geocalliper.spatial.dask import _load_cached
 
     fitted.save(tmp_path / "model")
     lazy = embed_dask(tmp_path / "model", ddf)

@@ -409,8 +409,8 @@ def test_antimeridian_areas_get_their_own_zone_and_clear_errors(
 ) -> None:
     import shapely
 
-    from geocalliper.coords import estimate_metric_crs
     from geocalliper.exceptions import InvalidGeometryError
+    from geocalliper.spatial.coords import estimate_metric_crs
 
     fiji = gpd.GeoSeries([Point(179.6, -17.0), Point(-179.9, -16.6), Point(178.4, -18.1)], crs=4326)
     assert estimate_metric_crs(fiji).to_epsg() == 32760  # not zone 30S around longitude 0

@@ -12,7 +12,7 @@ from shapely.geometry import LineString, MultiPolygon, Point
 import geocalliper.accessor  # noqa: F401  (registers gdf.calliper)
 from geocalliper._constants import embedding_columns
 from geocalliper.exceptions import EmptyDataError, InvalidGeometryError, MissingCRSError
-from geocalliper.h3cells import (
+from geocalliper.spatial.h3cells import (
     embed_h3,
     estimate_cell_count,
     h3_cells,

@@ -366,7 +366,7 @@ def test_model_files_from_before_the_encoding_option_load_as_grid(
     helsinki_pois: gpd.GeoDataFrame, tmp_path: Path
 ) -> None:
     from geocalliper._constants import CALLIPER_KIND
-    from geocalliper.persistence import save_model_dir
+    from geocalliper.io.persistence import save_model_dir
 
     model = gc.CaLLiPer(
         encoding="grid",

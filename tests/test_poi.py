@@ -11,7 +11,7 @@ import pytest
 
 import geocalliper as gc
 from geocalliper.exceptions import MissingColumnError
-from geocalliper.poi import parse_other_tags
+from geocalliper.io.poi import parse_other_tags
 
 
 def test_osm_pbf_gives_one_point_per_poi(helsinki_pois: gpd.GeoDataFrame) -> None:

@@ -18,10 +18,10 @@ from affine import Affine
 from shapely.geometry import Polygon, box
 
 import geocalliper as gc
-from geocalliper import geotiff
 from geocalliper.exceptions import MissingCRSError, NotFittedError
-from geocalliper.geotiff import to_geotiff, write_png
-from geocalliper.raster import embed_grid, to_rgb
+from geocalliper.io import geotiff
+from geocalliper.io.geotiff import to_geotiff, write_png
+from geocalliper.spatial.raster import embed_grid, to_rgb
 
 # rioxarray's rio.transform() uses affine's deprecated ``*``; not ours to fix
 pytestmark = pytest.mark.filterwarnings("ignore:Use `@` matmul:PendingDeprecationWarning")

@@ -24,11 +24,11 @@ from shapely.geometry import box
 
 import geocalliper as gc
 from geocalliper.exceptions import CRSError, DiskFullError, GridTooLargeError
-from geocalliper.geotiff import to_geotiff, write_png
-from geocalliper.h3cells import h3_cells
-from geocalliper.raster import embed_grid, to_rgb
+from geocalliper.io.geotiff import to_geotiff, write_png
+from geocalliper.io.vector import write_vector
+from geocalliper.spatial.h3cells import h3_cells
+from geocalliper.spatial.raster import embed_grid, to_rgb
 from geocalliper.tempfiles import TEMP_TAG, clean_temporaries, stale_temporaries
-from geocalliper.vector import write_vector
 
 pytestmark = pytest.mark.filterwarnings("ignore:Use `@` matmul:PendingDeprecationWarning")
 
@@ -116,9 +116,9 @@ _KILLED_WRITE = """
 import os, sys
 import numpy as np, geopandas as gpd, xarray as xr, rioxarray  # noqa: F401
 from shapely.geometry import Point
-from geocalliper.geotiff import to_geotiff, write_png
-from geocalliper.raster import to_rgb
-from geocalliper.vector import write_vector
+from geocalliper.io.geotiff import to_geotiff, write_png
+from geocalliper.spatial.raster import to_rgb
+from geocalliper.io.vector import write_vector
 os.replace = lambda *a, **k: os._exit(3)  # the process dies just before the rename
 kind, target = sys.argv[1], sys.argv[2]
 if kind == "vector":

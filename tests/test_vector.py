@@ -1,4 +1,4 @@
-"""The vector writer and the study-area reader (geocalliper.vector)."""
+"""The vector writer and the study-area reader (geocalliper.io.vector)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 import shapely
 
 from geocalliper.exceptions import EmptyDataError
-from geocalliper.vector import read_area, write_vector
+from geocalliper.io.vector import read_area, write_vector
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from geocalliper.exceptions import (
     MissingTrainingTextsError,
     TextTruncatedWarning,
 )
-from geocalliper.h3cells import h3_centers
+from geocalliper.spatial.h3cells import h3_centers
 from geocalliper.text import TextEncoder
 
 pytestmark = pytest.mark.filterwarnings("ignore:Use `@` matmul:PendingDeprecationWarning")

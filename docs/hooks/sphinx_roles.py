@@ -1,7 +1,7 @@
 """MkDocs hook: turn the Sphinx roles of the docstrings into links.
 
 The docstrings are numpy style and refer to other objects with Sphinx roles
-(:func:`~geocalliper.raster.embed_grid`, :meth:`fit`, :math:`\\omega_s` ...), which
+(:func:`~geocalliper.spatial.raster.embed_grid`, :meth:`fit`, :math:`\\omega_s` ...), which
 Markdown renders as the role name followed by inline code. Once every page is
 rendered (``on_env``, before mkdocs-autorefs resolves cross-references), each role is
 replaced by its inline code, linked where the name is an object documented in the

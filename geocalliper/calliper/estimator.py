@@ -1,4 +1,13 @@
-"""The :class:`CaLLiPer` estimator: ``fit`` on POIs, ``embed`` any points, ``save``/``load``."""
+"""The :class:`CaLLiPer` estimator: ``fit`` on POIs, ``embed`` any points, ``save``/``load``.
+
+Length: about 800 lines, nearly all of them the one class: its parameters and checks,
+``fit``, ``embed_coords`` and the out-of-area warning, ``save``/``load`` with the config
+validation, and the thin text methods. The work itself already lives elsewhere (the
+torch module, dataset and training loop beside it in :mod:`geocalliper.calliper`, the
+geometry handling in :mod:`geocalliper.spatial`, the text scoring in
+:mod:`geocalliper.zeroshot`, model directories in :mod:`geocalliper.io.persistence`);
+splitting the class itself would scatter one public object over several files.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +29,6 @@ from tqdm.auto import tqdm
 
 from .._constants import CALLIPER_KIND, DEFAULT_TEXT_MODEL, TEXT_COLUMN
 from .._params import FittedModuleMixin, ParamsMixin, check_param_types
-from ..coords import as_geoseries, estimate_metric_crs, geometries_to_xy, metric_crs
 from ..encoders import encoding_class
 from ..exceptions import (
     CRSError,
@@ -30,8 +38,9 @@ from ..exceptions import (
     ModelFileError,
     OutsideTrainingAreaWarning,
 )
-from ..persistence import load_model_dir, save_model_dir
-from ..poi import make_text
+from ..io.persistence import load_model_dir, save_model_dir
+from ..io.poi import make_text
+from ..spatial.coords import as_geoseries, estimate_metric_crs, geometries_to_xy, metric_crs
 from ..text import TextEncoder
 from .dataset import ContrastiveDataset, train_val_split
 from .module import CaLLiPerModule
@@ -581,7 +590,7 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
             Aligned to the input index, columns ``calliper_0 …``, float32 (float64
             when the model was built with ``dtype="float64"``).
         """
-        from ..reduce import embed_geometries
+        from ..spatial.reduce import embed_geometries
 
         return embed_geometries(self, points, batch_size=batch_size, normalize=normalize)
 
@@ -782,7 +791,7 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
         Returns a DataFrame indexed by the texts, columns ``calliper_0 …``; see
         :func:`geocalliper.zeroshot.text_vectors`.
         """
-        from ..zeroshot import embed_texts
+        from ..zeroshot.texts import embed_texts
 
         return embed_texts(self, texts, normalize=normalize)
 
@@ -802,7 +811,7 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
         --------
         >>> model.similarity(pois, ["A place of cafe", "A place of park"])  # doctest: +SKIP
         """
-        from ..zeroshot import similarity
+        from ..zeroshot.scoring import similarity
 
         return similarity(self, points, texts, batch_size=batch_size)
 
@@ -824,7 +833,7 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
         --------
         >>> model.describe(pois.head(3), k=3)                            # doctest: +SKIP
         """
-        from ..zeroshot import describe
+        from ..zeroshot.scoring import describe
 
         return describe(self, points, candidates, k, prior=prior, batch_size=batch_size)
 

@@ -37,6 +37,6 @@ def check_training_texts(texts: Sequence[str], text_model: str | os.PathLike | N
             "geocalliper.osm_text(pois)."
         )
     from ..text import TextEncoder
-    from ..zeroshot import warn_truncated
+    from ..zeroshot.texts import warn_truncated
 
     warn_truncated(TextEncoder(text_model, cache=False, progress=False), list(texts))

@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 
 from .._constants import DURATION_COLUMN, LOCATION_COLUMN, START_COLUMN, USER_COLUMN
-from ..coords import as_geoseries, estimate_metric_crs
 from ..exceptions import EmptyDataError
+from ..spatial.coords import as_geoseries, estimate_metric_crs
 
 
 def _jump(rng: np.random.Generator, alpha: float, r0: float, r_max: float) -> float:

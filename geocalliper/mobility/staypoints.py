@@ -5,6 +5,10 @@ memory: one user's fixes, however many users there are) and fast. On the same fi
 it gives trackintel 1.4.2's staypoints and, with ``haversine_order="trackintel"``,
 its location partition (a test checks both against trackintel itself).
 
+Length: about 650 lines, one pipeline whose steps share their per-user arrays and rules
+(reading, staypoints, merging, the user filter, locations); split, each step would need
+the others' private helpers.
+
 1. **Duplicates**: a fix that repeats an earlier fix of the same user exactly (time,
    position, and altitude where there is one) is dropped, counted and warned about,
    as trackintel does; fixes that merely share a time are kept, in their input order.
@@ -56,8 +60,8 @@ from .._constants import (
     USER_COLUMN,
     WGS84,
 )
-from ..coords import as_geoseries
 from ..exceptions import EmptyDataError
+from ..spatial.coords import as_geoseries
 from .readers import TRACKED_COLUMN, UserFixes, iter_geolife_plt, warn_duplicates
 from .visits import _column, _parse_times
 

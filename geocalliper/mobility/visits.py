@@ -33,8 +33,8 @@ from .._constants import (
     USER_COLUMN,
     WGS84,
 )
-from ..coords import as_geoseries, check_geographic_range
 from ..exceptions import InvalidGeometryError, MissingColumnError, VisitsError
+from ..spatial.coords import as_geoseries, check_geographic_range
 
 #: Columns of the table returned by :func:`prepare_visits`.
 VISIT_FIELDS = (

@@ -46,8 +46,8 @@ def _source_label(source: str) -> str:
 
 def cmd_gps_to_visits(args: argparse.Namespace) -> int:
     """``geocalliper gps-to-visits SOURCE --out FILE.gpkg``."""
-    from .mobility.gpsio import write_gps_layers
-    from .mobility.staypoints import gps_to_visits
+    from ..mobility.gpsio import write_gps_layers
+    from ..mobility.staypoints import gps_to_visits
 
     out = Path(args.out)
     if out.suffix.lower() != ".gpkg":
@@ -90,10 +90,10 @@ def cmd_split(args: argparse.Namespace) -> int:
     """``geocalliper split VISITS --out FILE``."""
     import geopandas as gpd
 
-    from .exceptions import MissingColumnError
-    from .mobility.split import split_by_day
-    from .poi import read_pois
-    from .vector import write_vector
+    from ..exceptions import MissingColumnError
+    from ..io.poi import read_pois
+    from ..io.vector import write_vector
+    from ..mobility.split import split_by_day
 
     path = Path(args.visits)
     if not path.exists():
