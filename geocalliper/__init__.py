@@ -14,28 +14,85 @@ Examples
 >>> emb = model.embed(pois)                        # doctest: +SKIP
 """
 
-from . import accessor as accessor  # registers the ``gdf.calliper`` accessor
-from . import datasets, exceptions, mobility, zeroshot
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from . import accessor as accessor  # registers the ``gdf.calliper`` accessor (no torch)
 from ._version import __version__
-from .calliper import CaLLiPer
-from .encoders import (
-    FCNet,
-    GridEncoding,
-    LocationEncoder,
-    RandomFourierEncoding,
-    SphericalFourierEncoding,
-    TheoryEncoding,
-)
-from .io.geotiff import to_geotiff, write_png
-from .io.poi import category_text, make_text, osm_text, read_osm_pbf, read_pois
-from .mobility import NextLocationPredictor
-from .spatial.dask import embed_dask
-from .spatial.h3cells import embed_h3
-from .spatial.raster import embed_grid, to_rgb
-from .spatial.reduce import embed_geometries
-from .text import TextEmbeddingCache, TextEncoder
-from .zeroshot.maps import label_grid, label_h3, query_grid, query_h3
-from .zeroshot.scoring import describe, label_points, similarity
+
+#: public name -> the module that defines it. They are imported on first use (PEP 562),
+#: so that ``import geocalliper.mobility.staypoints`` or the GPS pipeline does not load
+#: torch; ``import geocalliper as gc; gc.CaLLiPer`` works as before.
+_LAZY = {
+    "CaLLiPer": ".calliper",
+    "FCNet": ".encoders",
+    "GridEncoding": ".encoders",
+    "LocationEncoder": ".encoders",
+    "RandomFourierEncoding": ".encoders",
+    "SphericalFourierEncoding": ".encoders",
+    "TheoryEncoding": ".encoders",
+    "to_geotiff": ".io.geotiff",
+    "write_png": ".io.geotiff",
+    "category_text": ".io.poi",
+    "make_text": ".io.poi",
+    "osm_text": ".io.poi",
+    "read_osm_pbf": ".io.poi",
+    "read_pois": ".io.poi",
+    "NextLocationPredictor": ".mobility",
+    "embed_dask": ".spatial.dask",
+    "embed_h3": ".spatial.h3cells",
+    "embed_grid": ".spatial.raster",
+    "to_rgb": ".spatial.raster",
+    "embed_geometries": ".spatial.reduce",
+    "TextEmbeddingCache": ".text",
+    "TextEncoder": ".text",
+    "label_grid": ".zeroshot.maps",
+    "label_h3": ".zeroshot.maps",
+    "query_grid": ".zeroshot.maps",
+    "query_h3": ".zeroshot.maps",
+    "describe": ".zeroshot.scoring",
+    "label_points": ".zeroshot.scoring",
+    "similarity": ".zeroshot.scoring",
+}
+_SUBMODULES = ("datasets", "exceptions", "mobility", "zeroshot")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        value = import_module(f".{name}", __name__)
+    elif name in _LAZY:
+        value = getattr(import_module(_LAZY[name], __name__), name)
+    else:
+        raise AttributeError(f"module 'geocalliper' has no attribute {name!r}")
+    globals()[name] = value  # the next access is a plain lookup
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # what type checkers and IDEs see
+    from . import datasets, exceptions, mobility, zeroshot
+    from .calliper import CaLLiPer
+    from .encoders import (
+        FCNet,
+        GridEncoding,
+        LocationEncoder,
+        RandomFourierEncoding,
+        SphericalFourierEncoding,
+        TheoryEncoding,
+    )
+    from .io.geotiff import to_geotiff, write_png
+    from .io.poi import category_text, make_text, osm_text, read_osm_pbf, read_pois
+    from .mobility import NextLocationPredictor
+    from .spatial.dask import embed_dask
+    from .spatial.h3cells import embed_h3
+    from .spatial.raster import embed_grid, to_rgb
+    from .spatial.reduce import embed_geometries
+    from .text import TextEmbeddingCache, TextEncoder
+    from .zeroshot.maps import label_grid, label_h3, query_grid, query_h3
+    from .zeroshot.scoring import describe, label_points, similarity
 
 __all__ = [
     "CaLLiPer",

@@ -314,3 +314,25 @@ def test_old_names_still_import_the_same_objects() -> None:
 def test_public_names_are_importable_from_the_package() -> None:
     for name in gc.__all__:
         assert getattr(gc, name) is not None, name
+
+
+def test_every_public_name_resolves_and_the_gps_pipeline_loads_no_torch() -> None:
+    import subprocess
+    import sys
+
+    import geocalliper
+    import geocalliper.mobility
+
+    for package in (geocalliper, geocalliper.mobility):
+        for name in package.__all__:
+            assert getattr(package, name) is not None, name
+    with pytest.raises(AttributeError, match="no attribute"):
+        geocalliper.not_a_name  # noqa: B018
+    # a fresh interpreter: the GPS pipeline and the accessor without torch (lazy imports)
+    code = (
+        "import sys, geocalliper, geocalliper.mobility.staypoints, geocalliper.mobility.gpsio;"
+        "import geopandas as gpd; assert hasattr(gpd.GeoDataFrame, 'calliper');"
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -14,20 +14,67 @@
 - :mod:`~.predictor`: the :class:`NextLocationPredictor` estimator.
 """
 
-from .baselines import (
-    BASELINES,
-    DistanceBaseline,
-    MarkovBaseline,
-    PopularityBaseline,
-    WindowFrequencyBaseline,
-)
-from .gpsio import read_fixes, write_gps_layers
-from .metrics import next_location_scores
-from .predictor import NextLocationPredictor
-from .readers import iter_geolife_plt, read_fsq_nyc, read_geolife_plt, read_geolife_staypoints
-from .split import mask_locations, split_by_day
-from .staypoints import generate_locations, generate_staypoints, gps_to_visits, merge_staypoints
-from .visits import prepare_visits
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+#: public name -> defining module, imported on first use (PEP 562): the GPS pipeline
+#: (readers, staypoints, gpsio) runs without loading torch, which the predictor needs.
+_LAZY = {
+    "BASELINES": ".baselines",
+    "DistanceBaseline": ".baselines",
+    "MarkovBaseline": ".baselines",
+    "PopularityBaseline": ".baselines",
+    "WindowFrequencyBaseline": ".baselines",
+    "read_fixes": ".gpsio",
+    "write_gps_layers": ".gpsio",
+    "next_location_scores": ".metrics",
+    "NextLocationPredictor": ".predictor",
+    "iter_geolife_plt": ".readers",
+    "read_fsq_nyc": ".readers",
+    "read_geolife_plt": ".readers",
+    "read_geolife_staypoints": ".readers",
+    "mask_locations": ".split",
+    "split_by_day": ".split",
+    "generate_locations": ".staypoints",
+    "generate_staypoints": ".staypoints",
+    "gps_to_visits": ".staypoints",
+    "merge_staypoints": ".staypoints",
+    "prepare_visits": ".visits",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'geocalliper.mobility' has no attribute {name!r}")
+    value = getattr(import_module(_LAZY[name], __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:
+    from .baselines import (
+        BASELINES,
+        DistanceBaseline,
+        MarkovBaseline,
+        PopularityBaseline,
+        WindowFrequencyBaseline,
+    )
+    from .gpsio import read_fixes, write_gps_layers
+    from .metrics import next_location_scores
+    from .predictor import NextLocationPredictor
+    from .readers import iter_geolife_plt, read_fsq_nyc, read_geolife_plt, read_geolife_staypoints
+    from .split import mask_locations, split_by_day
+    from .staypoints import (
+        generate_locations,
+        generate_staypoints,
+        gps_to_visits,
+        merge_staypoints,
+    )
+    from .visits import prepare_visits
 
 __all__ = [
     "BASELINES",
