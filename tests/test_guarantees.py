@@ -104,6 +104,33 @@ def test_concurrent_saves_leave_one_complete_model(fitted: gc.CaLLiPer, tmp_path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b", "target"]
 
 
+def test_a_load_caught_by_a_swap_reads_the_new_model(
+    fitted: gc.CaLLiPer, tmp_path: Path, monkeypatch
+) -> None:
+    """The race a concurrent save opens: the loader has read ``config.json`` from the
+    old folder when a save swaps the new one in and deletes the old; the loader must
+    then read the new model whole, not fail on the vanished weights."""
+    from geocalliper.io import persistence
+
+    a, b = fitted, _variant(fitted)
+    target = tmp_path / "target"
+    a.save(target)
+    real_read = persistence._read_at
+    swapped = []
+
+    def read_then_swap(dir_fd: int, name: str) -> bytes:
+        data = real_read(dir_fd, name)
+        if name == persistence.CONFIG_FILE and not swapped:
+            swapped.append(True)
+            b.save(target)  # swaps a new folder in; the handle's folder is deleted
+        return data
+
+    monkeypatch.setattr(persistence, "_read_at", read_then_swap)
+    loaded = gc.CaLLiPer.load(target)
+    assert swapped
+    np.testing.assert_array_equal(_embeddings(loaded), _embeddings(b))
+
+
 # ---------------------------------------------------------------- 7. edited configs
 def _edit(path: Path, change) -> Path:
     config_path = path / "config.json"

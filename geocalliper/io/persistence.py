@@ -172,6 +172,16 @@ def _swap_in(staged: Path, target: Path) -> None:
     raise OSError(f"Could not move the saved model into {str(target)!r}: it kept changing.")
 
 
+def _swapped(dir_fd: int, folder: Path) -> bool:
+    """Whether ``folder`` now names another directory than the open handle ``dir_fd``."""
+    try:
+        now = os.stat(folder)
+    except FileNotFoundError:
+        return False
+    held = os.fstat(dir_fd)
+    return (now.st_dev, now.st_ino) != (held.st_dev, held.st_ino)
+
+
 @contextlib.contextmanager
 def staged_dir(
     path: str | os.PathLike, entries: frozenset[str] = MODEL_DIR_ENTRIES
@@ -296,20 +306,26 @@ def load_model_dir(
     if not folder.is_dir():
         raise ModelFileError(f"No model directory at {str(folder)!r}.")
     config_path, weights = folder / CONFIG_FILE, folder / WEIGHTS_FILE
-    dir_fd = os.open(folder, os.O_RDONLY)
-    try:
+    for attempt in range(5):
+        dir_fd = os.open(folder, os.O_RDONLY)
         try:
-            raw_config = _read_at(dir_fd, CONFIG_FILE)
-            raw_weights = _read_at(dir_fd, WEIGHTS_FILE)
-        except FileNotFoundError as exc:
-            name = Path(exc.filename or CONFIG_FILE).name
-            raise ModelFileError(
-                f"The model directory {str(folder)!r} has no {name}. {fix}"
-            ) from exc
-        except OSError as exc:
-            raise ModelFileError(f"Cannot read the model in {str(folder)!r} ({exc}).") from exc
-    finally:
-        os.close(dir_fd)
+            try:
+                raw_config = _read_at(dir_fd, CONFIG_FILE)
+                raw_weights = _read_at(dir_fd, WEIGHTS_FILE)
+                break
+            except FileNotFoundError as exc:
+                # a save swapped a new folder in and removed the one this handle reads:
+                # read the new one (the old one is gone, the new one is whole)
+                if attempt < 4 and _swapped(dir_fd, folder):
+                    continue
+                name = Path(exc.filename or CONFIG_FILE).name
+                raise ModelFileError(
+                    f"The model directory {str(folder)!r} has no {name}. {fix}"
+                ) from exc
+            except OSError as exc:
+                raise ModelFileError(f"Cannot read the model in {str(folder)!r} ({exc}).") from exc
+        finally:
+            os.close(dir_fd)
     try:
         config = json.loads(raw_config.decode("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
