@@ -57,6 +57,15 @@ def test_knn_votes_follow_the_nearest_labels(bench) -> None:
     assert list(preds[5]) == ["b", "b", "b"]  # 3 b against 2 a
 
 
+def test_smoothed_texts_is_a_gaussian_kernel_average(bench) -> None:
+    _, probe = bench
+    xy_fit = np.array([[0.0, 0.0], [100.0, 0.0], [5000.0, 0.0]])
+    texts = np.array([[1.0, 0.0], [0.0, 1.0], [7.0, 7.0]])
+    got = probe.smoothed_texts(xy_fit, texts, np.array([[25.0, 0.0]]), bandwidth=50.0, k=3)
+    w = np.exp(-0.5 * (np.array([25.0, 75.0, 4975.0]) / 50.0) ** 2)
+    np.testing.assert_allclose(got[0], (w / w.sum()) @ texts)
+
+
 def test_quick_land_use_probe_reports_every_control(bench, shared_data, tmp_path) -> None:
     _, probe = bench
     out = tmp_path / "probe.json"
@@ -71,8 +80,11 @@ def test_quick_land_use_probe_reports_every_control(bench, shared_data, tmp_path
         "kNN: pretrained",
         "kNN: untrained",
         "kNN: coordinates",
+        "linear probe: smoothed texts",
         "majority",
     }
+    smoothed = [r for r in saved["rows"] if r["method"] == "linear probe: smoothed texts"]
+    assert smoothed and {r["bandwidth"] for r in smoothed} <= {250.0, 500.0, 1000.0, 2000.0}
     assert {r["budget"] for r in saved["summary"]} == {0.01, 0.1, 1.0}
     for row in saved["rows"]:
         assert 0 <= row["accuracy"] <= 100 and row["n_test"] > 0
