@@ -28,6 +28,7 @@ def test_fit_learns_and_keeps_the_best_step(fitted: gc.CaLLiPer) -> None:
         "epoch",
         "train_loss",
         "val_loss",
+        "val_mrr",
         "temperature",
         "learning_rate",
         "seconds",
