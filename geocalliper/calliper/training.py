@@ -75,11 +75,11 @@ def auto_location_noise(xy: np.ndarray, factor: float = 2.0) -> float:
     xy = np.asarray(xy, dtype=np.float64)
     if len(xy) < 3:
         return 0.0
-    try:
-        from scipy.spatial import ConvexHull
+    from scipy.spatial import ConvexHull, QhullError
 
+    try:
         area = float(ConvexHull(xy).volume)  # in 2-D, ``volume`` is the area
-    except Exception:  # collinear points: no hull; fall back to the bounding box
+    except QhullError:  # collinear or repeated points: no hull; use the bounding box
         span = xy.max(axis=0) - xy.min(axis=0)
         area = float(span[0] * span[1])
     return factor * math.sqrt(area / len(xy)) if area > 0 else 0.0
@@ -127,14 +127,10 @@ def evaluate_retrieval(
     points at its text more than at the others.
     """
     module.eval()
-    txt = module.project_text(data.text_table)
-    if module.normalize_text:
-        txt = torch.nn.functional.normalize(txt, dim=-1)
     total = 0.0
     for start in range(0, len(idx), batch_size):  # every POI, even a last one alone
         batch = idx[start : start + batch_size]
-        coords, _ = data.batch(batch)
-        loc = torch.nn.functional.normalize(module.location(coords), dim=-1)
+        loc, txt = module(data.coords[batch], data.text_table)  # all distinct texts
         scores = loc @ txt.T
         own = scores.gather(1, data.codes[batch][:, None])
         rank = (scores > own).sum(dim=1) + 1
