@@ -314,6 +314,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "--max-epochs 1 a throughput figure",
     )
     parser.add_argument("--progress", action="store_true")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch threads (default: every core)"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/next_location.json")
     args = parser.parse_args(argv)
     args.training = {}
@@ -327,7 +330,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if args.out == parser.get_default("out"):
             args.out = ROOT / "benchmarks/results/next_location_reference.json"
     warnings.simplefilter("ignore", UserWarning)
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    torch.set_num_threads(args.threads or max(1, os.cpu_count() or 1))
     t_start = time.perf_counter()
     results: dict[str, Any] = {
         "seeds": args.seeds,
@@ -335,7 +338,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "calliper_params": None,
         "quick": args.quick,
         "reference_shape": args.reference_shape,
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "python": platform.python_version(),
+        },
         "torch": torch.__version__,
         "datasets": {},
     }
