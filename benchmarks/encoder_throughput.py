@@ -73,8 +73,8 @@ from torch import nn
 import geocalliper
 from geocalliper import CaLLiPer
 from geocalliper.calliper import estimator as estimator_module
-from geocalliper.coords import points_to_xy
 from geocalliper.encoders import FCNet
+from geocalliper.spatial.coords import points_to_xy
 
 T = TypeVar("T")
 

@@ -296,6 +296,72 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+HEADLINE = ("acc@1", "acc@10", "mrr")
+
+
+def _cell(stats: dict[str, Any] | None) -> str:
+    """``mean ± sd`` of the headline metrics (``mean`` alone when there is no spread)."""
+    if not stats:
+        return "–"
+    parts = []
+    for m in HEADLINE:
+        mean, sd = stats[m]["mean"], stats[m]["sd"]
+        parts.append(f"{mean:.2f}" if sd < 0.005 else f"{mean:.2f} ± {sd:.2f}")
+    return " / ".join(parts)
+
+
+def summary_table(results: dict[str, Any]) -> str:
+    """One compact table per data set: rows are variants and baselines, columns the
+    settings and target subsets; cells Acc@1 / Acc@10 / MRR (×100, mean ± sd over seeds),
+    the best mean Acc@1 of each column in bold."""
+    lines = []
+    columns = (
+        ("conventional", "all"),
+        ("inductive", "all"),
+        ("inductive", "masked_targets"),
+    )
+    for ds, res in results["datasets"].items():
+        cols = [(s, sub) for s, sub in columns if s in res]
+        if not cols:
+            continue
+        rows = [v for v in (*VARIANTS, *BASELINES) if any(v in res[s] for s, _ in cols)]
+        best = {}
+        for s, sub in cols:
+            accs = {v: (res[s].get(v) or {}).get(sub) for v in rows}
+            accs = {v: a["acc@1"]["mean"] for v, a in accs.items() if a}
+            best[(s, sub)] = max(accs, key=accs.get) if accs else None
+        head = [
+            f"{s}, {'all targets' if sub == 'all' else 'masked targets'}"
+            + (f" (n {_n(res[s], sub)})" if _n(res[s], sub) else "")
+            for s, sub in cols
+        ]
+        lines += [
+            f"\n**{ds}**: Acc@1 / Acc@10 / MRR, ×100, mean ± sd over seeds {results['seeds']}",
+            "",
+            f"| {ds} | " + " | ".join(head) + " |",
+            "|---|" + "---|" * len(cols),
+        ]
+        for v in rows:
+            name = v if v in VARIANTS else f"*{v}*"
+            cells = []
+            for s, sub in cols:
+                cell = _cell((res[s].get(v) or {}).get(sub))
+                cells.append(f"**{cell}**" if best[(s, sub)] == v else cell)
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _n(block: dict[str, Any], subset: str) -> str:
+    """Targets per seed of a column (their sum when the subset differs between seeds)."""
+    for v in block.values():
+        if isinstance(v, dict) and v.get(subset):
+            values = v[subset]["n"]["values"]
+            if len(set(values)) == 1:
+                return f"{int(values[0]):,}"
+            return f"{int(sum(values)):,} in all"
+    return ""
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
@@ -318,7 +384,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "--threads", type=int, default=None, help="torch threads (default: every core)"
     )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/next_location.json")
+    parser.add_argument(
+        "--tables-from",
+        type=Path,
+        default=None,
+        help="print the tables of a saved results JSON and exit (runs nothing)",
+    )
     args = parser.parse_args(argv)
+    if args.tables_from is not None:
+        saved = json.loads(args.tables_from.read_text())
+        print(summary_table(saved))
+        print(markdown(saved))
+        return saved
     args.training = {}
     if args.quick:
         args.max_epochs = 1
@@ -428,6 +505,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     results["total_seconds"] = time.perf_counter() - t_start
     table = markdown(results)
     results["markdown"] = table
+    results["summary"] = summary_table(results)
+    print(results["summary"])
     print(table)
     if "latency" in results["datasets"].get("fsq", {}):
         print("\nsingle-history predict latency over all FSQ-NYC locations:")

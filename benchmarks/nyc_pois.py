@@ -25,7 +25,7 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
-from geocalliper.poi import category_text, humanize, make_text, read_pois
+from geocalliper.io.poi import category_text, humanize, make_text, read_pois
 
 WGS84 = "EPSG:4326"
 SOURCES = ("osm", "nyc_open_data", "foursquare")

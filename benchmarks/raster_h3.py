@@ -63,9 +63,9 @@ import torch  # noqa: E402
 
 import geocalliper  # noqa: E402
 from geocalliper import CaLLiPer  # noqa: E402
-from geocalliper.geotiff import to_geotiff, write_png  # noqa: E402
-from geocalliper.h3cells import embed_h3  # noqa: E402
-from geocalliper.raster import embed_grid, to_rgb  # noqa: E402
+from geocalliper.io.geotiff import to_geotiff, write_png  # noqa: E402
+from geocalliper.spatial.h3cells import embed_h3  # noqa: E402
+from geocalliper.spatial.raster import embed_grid, to_rgb  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "raster_h3.json"

@@ -73,7 +73,7 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 import geocalliper  # noqa: E402
 from geocalliper import label_points  # noqa: E402
-from geocalliper.poi import humanize  # noqa: E402
+from geocalliper.io.poi import humanize  # noqa: E402
 from geocalliper.zeroshot import logit_scale  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data"

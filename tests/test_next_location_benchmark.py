@@ -105,3 +105,45 @@ def test_reference_shape_mode_reports_throughput(bench, shared_data, tmp_path):
     assert set(block) >= {"vanilla"} and "window_frequency" not in block
     assert block["vanilla"]["train_samples_per_second"] > 0
     assert "latency" not in saved["datasets"]["fsq"]
+
+
+def _stats(acc1: list[float], n: list[int]) -> dict:
+    def s(vals):
+        vals = np.asarray(vals, dtype=float)
+        return {"mean": float(vals.mean()), "sd": float(vals.std(ddof=1)), "values": list(vals)}
+
+    out = {m: s(acc1) for m in ("acc@5", "ndcg@10", "f1")}  # in the long tables only
+    out.update({"acc@1": s(acc1), "acc@10": s([a + 10 for a in acc1]), "n": s(n)})
+    out["mrr"] = s([a + 5 for a in acc1])
+    return out
+
+
+def test_summary_table_bolds_the_best_and_reprints_from_json(bench, tmp_path, capsys):
+    conv = {
+        "vanilla": {"all": _stats([20.0, 22.0], [100, 100])},
+        "window_frequency": {"baseline": True, "all": _stats([30.0, 30.0], [100, 100])},
+    }
+    ind = {
+        "vanilla": {
+            "all": _stats([10.0, 12.0], [100, 100]),
+            "masked_targets": _stats([0.0, 0.0], [7, 9]),
+        },
+        "window_frequency": {
+            "baseline": True,
+            "all": _stats([30.0, 30.0], [100, 100]),
+            "masked_targets": _stats([40.0, 20.0], [7, 9]),
+        },
+    }
+    results = {"seeds": [0, 1], "datasets": {"toy": {"conventional": conv, "inductive": ind}}}
+    table = bench.summary_table(results)
+    rows = {line.split(" | ")[0]: line for line in table.splitlines() if line.startswith("| ")}
+    # the rule has the best Acc@1 in every column: bold, and without a spread on all targets
+    assert rows["| *window_frequency*"].count("**30.00 / 40.00 / 35.00**") == 2
+    assert "**30.00 ± 14.14 / 40.00 ± 14.14 / 35.00 ± 14.14**" in rows["| *window_frequency*"]
+    assert "21.00 ± 1.41 / 31.00 ± 1.41 / 26.00 ± 1.41" in rows["| vanilla"]
+    # masked targets differ per seed: their total is reported
+    assert "masked targets (n 16 in all)" in table and "all targets (n 100)" in table
+    saved = tmp_path / "saved.json"
+    saved.write_text(json.dumps(results))
+    bench.main(["--tables-from", str(saved)])
+    assert table in capsys.readouterr().out
