@@ -350,7 +350,7 @@ def vector_qml(frame: Any, *, title: str = "") -> str:
     columns = [c for c in frame.columns if c != frame.geometry.name]
     if "rank" in columns and frame["rank"].dtype.kind in "iuf":
         return _rank_style(frame, kind, title)
-    if "label" in columns and frame["label"].dtype == object:
+    if "label" in columns and frame["label"].dtype.kind not in "iufcbmM":
         found = [str(v) for v in frame["label"].dropna().unique()]
         names = [str(n) for n in frame.attrs.get("category_names") or sorted(found)]
         names += [v for v in found if v not in names]

@@ -172,6 +172,28 @@ def write_vector(
     return target
 
 
+def data_layer(path: str | os.PathLike) -> str | None:
+    """The layer to read from a GeoPackage by default: its first layer with geometries.
+
+    A styled GeoPackage also holds the (geometry-less) ``layer_styles`` table, which
+    GDAL lists as a layer, so reading without a layer name would warn. ``None`` for
+    other files.
+
+    Examples
+    --------
+    >>> data_layer("next.gpkg")                                      # doctest: +SKIP
+    'next'
+    """
+    if Path(path).suffix.lower() != ".gpkg":
+        return None
+    import pyogrio
+
+    layers = [(str(name), kind) for name, kind in pyogrio.list_layers(path)]
+    spatial = [name for name, kind in layers if kind is not None and name != STYLES_TABLE]
+    others = [name for name, _ in layers if name != STYLES_TABLE]
+    return (spatial or others or [None])[0]
+
+
 def read_area(path: str | os.PathLike) -> gpd.GeoDataFrame:
     """Read a study-area file: GeoPackage, GeoJSON, Shapefile … or (Geo)Parquet.
 
@@ -202,7 +224,7 @@ def read_area(path: str | os.PathLike) -> gpd.GeoDataFrame:
     if file.suffix.lower() in (".parquet", ".geoparquet"):
         frame = gpd.read_parquet(file)
     else:
-        frame = gpd.read_file(file)
+        frame = gpd.read_file(file, layer=data_layer(file))
     if frame.empty:
         raise EmptyDataError(f"The study-area file {str(path)!r} holds no feature.")
     return frame
