@@ -28,9 +28,18 @@ colour table (``category_colors``, nodata transparent), the names as band metada
 the file (``CATEGORY_NAMES``, JSON) and, because GDAL keeps category names and raster
 attribute tables of a GeoTIFF only in its PAM side file, a ``<file>.aux.xml`` beside it
 with ``<CategoryNames>`` and a thematic raster attribute table (value, name, text,
-colour): QGIS then shows the names in the legend. Its overviews use ``"nearest"``
-resampling (a mean of label codes means nothing). Writing any other raster over that
-file removes a stale ``.aux.xml``.
+colour) for GDAL and other readers. Its overviews use ``"nearest"`` resampling (a mean
+of label codes means nothing). Writing any other raster over that file removes a stale
+``.aux.xml``.
+
+QGIS. Beside every GeoTIFF goes a QGIS style, ``<name>.qml`` (``style=``; chosen by
+content in :mod:`geocalliper.io.style`): QGIS applies it when the layer is added, so a
+label raster shows exactly its named classes from the ``.tif`` and ``.qml`` alone (QGIS
+does not read GDAL category names from the TIFF itself). Every band carries GDAL's
+``STATISTICS_*`` metadata, accumulated while the blocks are written, so readers (QGIS)
+need not compute statistics on first open. The style is written before the GeoTIFF is
+renamed into place: a failure leaves the old pair as it was. :func:`write_png`
+georeferences its picture with a world file and a ``.png.aux.xml`` holding the CRS.
 
 Length: about 600 lines: one writer's steps (windows, overviews, categories and their
 side file, the read-back check, atomic rename) share private helpers, and

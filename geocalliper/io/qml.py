@@ -222,7 +222,9 @@ def gray(vmin: float, vmax: float, *, band: int = 1, title: str = "", abstract: 
 def multiband(
     bands: tuple[int, int, int] = (1, 2, 3), *, title: str = "", abstract: str = ""
 ) -> str:
-    """A *Multiband color* raster style: three bytes shown as they are (no stretch).
+    """A *Multiband color* raster style: three bytes shown as they are (no stretch), and
+    black (0, 0, 0: nodata of an RGB preview) transparent, so the style also suits a PNG
+    of the same name, whose nodata is only its alpha band.
 
     Examples
     --------
@@ -238,7 +240,9 @@ def multiband(
     renderer = (
         f'<rasterrenderer type="multibandcolor" redBand={_a(r)} greenBand={_a(g)} '
         f'blueBand={_a(b)} opacity="1" alphaBand="-1" nodataColor="">'
-        f"<rasterTransparency/>{_MINMAX}{enhance}</rasterrenderer>"
+        '<rasterTransparency><threeValuePixelList><pixelListEntry red="0" green="0" blue="0" '
+        'percentTransparent="100"/></threeValuePixelList></rasterTransparency>'
+        f"{_MINMAX}{enhance}</rasterrenderer>"
     )
     return document(_pipe(renderer), title=title, abstract=abstract)
 
