@@ -325,17 +325,19 @@ class _Stats:
         self.max = np.full(count, -np.inf)
 
     def add(self, block: np.ndarray) -> None:
-        values = block.reshape(block.shape[0], -1).astype(np.float64, copy=False)
-        valid = np.isfinite(values)
-        if self.nodata is not None and not np.isnan(self.nodata):
-            valid &= values != self.nodata
-        self.total += values.shape[1]
-        self.n += valid.sum(axis=1)
-        v = np.where(valid, values, 0.0)
-        self.sum += v.sum(axis=1)
-        self.sumsq += (v * v).sum(axis=1)
-        self.min = np.minimum(self.min, np.where(valid, values, np.inf).min(axis=1))
-        self.max = np.maximum(self.max, np.where(valid, values, -np.inf).max(axis=1))
+        """Count a ``(band, rows, cols)`` block in, one band at a time (bounded memory)."""
+        self.total += block[0].size
+        skip = self.nodata is not None and not np.isnan(self.nodata)
+        for band, values in enumerate(block):
+            v = values[np.isfinite(values) & (values != self.nodata if skip else True)]
+            if not v.size:
+                continue
+            v = v.astype(np.float64)
+            self.n[band] += v.size
+            self.sum[band] += v.sum()
+            self.sumsq[band] += np.dot(v, v)
+            self.min[band] = min(self.min[band], v.min())
+            self.max[band] = max(self.max[band], v.max())
 
     def ranges(self) -> list[tuple[float, float] | None]:
         """``(minimum, maximum)`` per band; ``None`` for a band without a valid cell."""
