@@ -41,8 +41,9 @@ need not compute statistics on first open. The style is written before the GeoTI
 renamed into place: a failure leaves the old pair as it was. :func:`write_png`
 georeferences its picture with a world file and a ``.png.aux.xml`` holding the CRS.
 
-Length: about 600 lines: one writer's steps (windows, overviews, categories and their
-side file, the read-back check, atomic rename) share private helpers, and
+Length: about 750 lines: one writer's steps (windows, statistics, overviews, categories
+and their side file, the style, the read-back check, atomic rename) share private
+helpers, and
 :func:`write_png` reuses its preparation of the array; split, they would import each
 other's private names.
 """
