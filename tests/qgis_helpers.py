@@ -51,8 +51,9 @@ def emit(value):
     _RESULT = value
 """
 EPILOGUE = """
-print("@@RESULT@@" + json.dumps(_RESULT))
-_app.exitQgis()
+print("@@RESULT@@" + json.dumps(_RESULT), flush=True)
+import os
+os._exit(0)  # QgsApplication.exitQgis() can crash at interpreter exit; nothing is left to do
 """
 
 

@@ -56,7 +56,7 @@ for arg in ARGS:
     info = {"valid": layer.isValid(), "crs": layer.crs().authid()}
     e = layer.extent()
     info["extent"] = [e.xMinimum(), e.yMinimum(), e.xMaximum(), e.yMaximum()]
-    info["abstract"] = layer.metadata().abstract()
+    info["abstract"] = layer.htmlMetadata()  # what Properties > Information shows
     r = layer.renderer()
     info["renderer"] = r.type() if r else None
     if kind == "raster":
@@ -159,7 +159,8 @@ def test_query_map_opens_with_its_ramp(opened, outputs) -> None:
 def test_embedding_and_rgb_open_styled(opened) -> None:
     grid, rgb = opened["grid"], opened["rgb"]
     assert grid["valid"] and grid["renderer"] == "singlebandgray"
-    assert "calliper_0" in grid["abstract"] and "RGB preview" in grid["abstract"]
+    # the note on the bands, from the GeoTIFF's description, in Properties > Information
+    assert "CaLLiPer location embedding" in grid["abstract"] and "RGB preview" in grid["abstract"]
     assert rgb["valid"] and rgb["renderer"] == "multibandcolor" and rgb["drawn"] > 0
 
 
@@ -198,6 +199,8 @@ def test_what_qgis_writes_beside_the_files(opened, outputs) -> None:
     their statistics; the label map's category side file is ours)."""
     folder = outputs["labels"].parent
     aux = sorted(p.name for p in folder.glob("*.aux.xml"))
+    for png in folder.glob("*.png.aux.xml"):  # ours: the CRS only, no statistics added
+        assert "STATISTICS" not in png.read_text() and "Histogram" not in png.read_text()
     assert aux == [
         "labels.tif.aux.xml",
         "query_cafe_preview.png.aux.xml",

@@ -124,6 +124,8 @@ def test_embedding_and_rgb_styles(tmp_path: Path) -> None:
     )
     abstract = ET.parse(tmp_path / "emb.qml").getroot().findtext("./resourceMetadata/abstract")
     assert "6 bands" in abstract and "RGB preview" in abstract
+    with rasterio.open(tmp_path / "emb.tif") as src:  # the same note inside the GeoTIFF
+        assert "6 bands" in src.tags()["TIFFTAG_IMAGEDESCRIPTION"]
     to_geotiff(to_rgb(emb), tmp_path / "rgb.tif", progress=False)
     rend = renderer(tmp_path / "rgb.qml")
     assert rend.get("type") == "multibandcolor"
@@ -187,7 +189,13 @@ def test_png_is_placed_like_its_geotiff(tmp_path: Path) -> None:
         "query.qml",
         "query.tif",
         "query_preview.png",
+        "query_preview.qml",  # an RGB style, not removed
     ]
+    assert renderer(tmp_path / "query_preview.qml").get("type") == "multibandcolor"
+    # named like the query GeoTIFF: its ramp style stays, with a warning
+    with pytest.warns(UserWarning, match="query.qml styles another raster"):
+        write_png(preview_rgb(q), tmp_path / "query.png")
+    assert renderer(tmp_path / "query.qml").get("type") == "singlebandpseudocolor"
 
 
 def test_failed_png_write_leaves_no_side_file(

@@ -54,6 +54,7 @@ import contextlib
 import json
 import math
 import os
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -66,7 +67,7 @@ from .._optional import import_optional
 from ..exceptions import GridTooLargeError, MissingCRSError
 from ..spatial.raster import DEFAULT_MAX_GRID_CELLS, rio_transform
 from ..tempfiles import atomic_output, remove_temporary, temp_path
-from .style import RASTER_STYLES, raster_qml
+from .style import EMBEDDING_NOTE, RASTER_STYLES, raster_qml, raster_style
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -409,6 +410,9 @@ def _gtiff_profile(
 
 def _describe(dst: Any, meta: dict[str, Any], stats: _Stats) -> None:
     dst.descriptions = tuple(meta["names"])
+    if raster_style(meta["names"]) == "gray":  # an embedding: say what the bands are
+        note = EMBEDDING_NOTE.format(n=meta["count"])
+        dst.update_tags(TIFFTAG_IMAGEDESCRIPTION=note)
     for band in range(meta["count"]):
         tags = stats.tags(band)
         if tags:
@@ -666,6 +670,19 @@ def _georeference(target: Path, transform: Any, crs: Any, worldfile: bool) -> No
         tmp.write_text("\n".join(repr(float(v)) for v in lines) + "\n", encoding="ascii")
     with atomic_output(aux) as tmp:
         tmp.write_text(_png_pam(crs), encoding="utf-8")
+    # QGIS applies <name>.qml to any <name>.* file: an RGB style suits the PNG (and an RGB
+    # GeoTIFF of the same name); any other style there belongs to another raster
+    qml_file = style_path(target)
+    old = qml_file.read_text(encoding="utf-8", errors="replace") if qml_file.exists() else None
+    if old is not None and 'type="multibandcolor"' not in old:
+        warnings.warn(
+            f"{qml_file.name} styles another raster, and QGIS would draw {target.name} with "
+            f"it too; give the PNG a name of its own (e.g. {target.stem}_preview.png).",
+            stacklevel=3,
+        )
+        return
+    with atomic_output(qml_file) as tmp:
+        tmp.write_text(raster_qml("rgb", list(_RGB), [], rgb=True, title=target.stem))
 
 
 def write_png(
@@ -691,7 +708,12 @@ def write_png(
         Georeference the picture (default): write a ``.pgw`` world file (its cell size
         and position) and a ``<name>.png.aux.xml`` holding its CRS (GDAL's side file,
         which QGIS reads) beside it, so a GIS places it on the map; a PNG itself stores
-        neither. ``False`` writes neither and removes stale ones.
+        neither. Also an RGB QGIS style, ``<name>.qml`` (no stretch, so QGIS computes
+        no statistics), unless a ``<name>.qml`` of another kind is there: QGIS applies
+        ``<name>.qml`` to every ``<name>.*`` file, so a PNG named like a styled label or
+        query GeoTIFF would be drawn with that style (a warning says so; name the PNG
+        apart). ``False`` writes no side file and removes a stale world file and
+        ``.aux.xml``.
     min_size
         Enlarge a small raster by a whole factor (each cell becomes a block of pixels,
         no smoothing) until its longer side has at least this many pixels, so coarse

@@ -163,7 +163,8 @@ def write_vector(
             with warnings.catch_warnings():  # GDAL: "extension should be 'gpkg'"
                 warnings.filterwarnings("ignore", "The filename extension should be")
                 layer = target.stem.replace(".", "_")
-                frame.to_file(tmp, driver="GPKG", layer=layer)
+                # GeoPackage 1.2: GDAL before 3.7 (QGIS 3.22's, e.g.) warns on newer files
+                frame.to_file(tmp, driver="GPKG", layer=layer, VERSION="1.2")
             if style is not None:
                 qml = vector_qml(frame, title=layer) if style == "auto" else style
                 store_style(tmp, layer, qml)
