@@ -199,8 +199,9 @@ def test_what_qgis_writes_beside_the_files(opened, outputs) -> None:
     their statistics; the label map's category side file is ours)."""
     folder = outputs["labels"].parent
     aux = sorted(p.name for p in folder.glob("*.aux.xml"))
-    for png in folder.glob("*.png.aux.xml"):  # ours: the CRS only, no statistics added
-        assert "STATISTICS" not in png.read_text() and "Histogram" not in png.read_text()
+    for png in folder.glob("*.png.aux.xml"):  # ours, as written: CRS and statistics
+        text = png.read_text()
+        assert "Histogram" not in text and text.count("STATISTICS_MEAN") == 4
     assert aux == [
         "labels.tif.aux.xml",
         "query_cafe_preview.png.aux.xml",

@@ -183,6 +183,8 @@ def test_png_is_placed_like_its_geotiff(tmp_path: Path) -> None:
         assert b.crs == a.crs and b.crs.to_epsg() == 32635
         assert tuple(b.bounds) == pytest.approx(tuple(a.bounds))
         assert b.width == 3 * a.width  # enlarged by a whole factor, same extent
+        alpha = b.read(4)
+        assert float(b.tags(4)["STATISTICS_MEAN"]) == pytest.approx(alpha.mean())
     # without a world file: the stale georeference goes too
     write_png(preview_rgb(q), png, worldfile=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == [

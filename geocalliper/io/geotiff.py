@@ -646,17 +646,23 @@ def to_geotiff(
     return target
 
 
-def _png_pam(crs: Any) -> str:
+def _png_pam(crs: Any, image: np.ndarray) -> str:
     """The PAM side file of a PNG: its CRS as WKT (GDAL reads the position from the
-    world file)."""
-    return (
-        "<PAMDataset>\n"
-        f'  <SRS dataAxisToSRSAxisMapping="1,2">{escape(crs.to_wkt())}</SRS>\n'
-        "</PAMDataset>\n"
-    )
+    world file) and each band's statistics (so QGIS need not compute and add them)."""
+    stats = _Stats(image.shape[0], None)
+    stats.add(image)
+    lines = ["<PAMDataset>", f'  <SRS dataAxisToSRSAxisMapping="1,2">{escape(crs.to_wkt())}</SRS>']
+    for band in range(image.shape[0]):
+        items = "".join(f'<MDI key="{k}">{v}</MDI>' for k, v in stats.tags(band).items())
+        lines.append(
+            f'  <PAMRasterBand band="{band + 1}"><Metadata>{items}</Metadata></PAMRasterBand>'
+        )
+    return "\n".join([*lines, "</PAMDataset>", ""])
 
 
-def _georeference(target: Path, transform: Any, crs: Any, worldfile: bool) -> None:
+def _georeference(
+    target: Path, transform: Any, crs: Any, image: np.ndarray, worldfile: bool
+) -> None:
     """Write (or, without ``worldfile``, remove) the world file and CRS of a PNG."""
     worldfile_path, aux = target.with_suffix(".pgw"), target.with_name(target.name + AUX_SUFFIX)
     if not worldfile:  # a stale georeference would misplace the new picture
@@ -669,7 +675,7 @@ def _georeference(target: Path, transform: Any, crs: Any, worldfile: bool) -> No
     with atomic_output(worldfile_path) as tmp:
         tmp.write_text("\n".join(repr(float(v)) for v in lines) + "\n", encoding="ascii")
     with atomic_output(aux) as tmp:
-        tmp.write_text(_png_pam(crs), encoding="utf-8")
+        tmp.write_text(_png_pam(crs, image), encoding="utf-8")
     # QGIS applies <name>.qml to any <name>.* file: an RGB style suits the PNG (and an RGB
     # GeoTIFF of the same name); any other style there belongs to another raster
     qml_file = style_path(target)
@@ -769,5 +775,5 @@ def write_png(
         src.write(image)
         with atomic_output(target) as tmp:
             rio_copy(src, tmp, driver="PNG")
-            _georeference(target, transform, meta["crs"], worldfile)
+            _georeference(target, transform, meta["crs"], image, worldfile)
     return target
