@@ -37,7 +37,7 @@ def run_demo(
     """Pre-train CaLLiPer on the real Helsinki OSM extract and write its outputs.
 
     Writes into ``out``: ``model/`` (config.json + model.safetensors), the POIs with
-    their embeddings (GeoParquet), an embedding GeoTIFF of the city and its RGB preview
+    their embeddings (GeoPackage), an embedding GeoTIFF of the city and its RGB preview
     (GeoTIFF + PNG), H3 cell embeddings (GeoPackage), a query map and a label map
     (GeoTIFF + PNG), a next-location demo on **simulated** agents moving among the real
     POIs (:func:`geocalliper.mobility.simulate.simulate_epr`) and ``report.md``.
@@ -88,7 +88,7 @@ def run_demo(
     out.mkdir(parents=True, exist_ok=True)
     files: dict[str, Path] = {}
     files["model"] = model.save(out / "model")
-    files["embeddings"] = out / "helsinki_poi_embeddings.parquet"
+    files["embeddings"] = out / "helsinki_poi_embeddings.gpkg"
     write_vector(pois.join(model.embed(pois)), files["embeddings"])
 
     # the study area: the POIs' convex hull, 100 m around, in the model's CRS
@@ -106,8 +106,13 @@ def run_demo(
     files["query"] = to_geotiff(query, out / "query_cafe.tif", progress=progress)
     labels = label_grid(model, area, DEMO_LABELS, resolution=25, progress=progress)
     files["labels"] = to_geotiff(labels, out / "labels.tif", progress=progress)
-    files["query_png"] = write_png(preview_rgb(query), out / "query_cafe.png", min_size=PNG_SIZE)
-    files["labels_png"] = write_png(preview_rgb(labels), out / "labels.png", min_size=PNG_SIZE)
+    # georeferenced pictures; not named like a styled GeoTIFF (QGIS would apply its .qml)
+    files["query_png"] = write_png(
+        preview_rgb(query), out / "query_cafe_preview.png", min_size=PNG_SIZE
+    )
+    files["labels_png"] = write_png(
+        preview_rgb(labels), out / "labels_preview.png", min_size=PNG_SIZE
+    )
 
     # next-location prediction on simulated agents (labelled as such everywhere)
     visits = simulate_epr(pois, n_agents=30, days=60, seed=seed)

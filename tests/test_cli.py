@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import geopandas as gpd
@@ -15,7 +16,9 @@ def test_demo_writes_model_and_embedding_table(tmp_path: Path, cli) -> None:
     assert res.returncode == 0, res.stderr
     assert "real OSM POIs of Helsinki" in res.stdout
     model = gc.CaLLiPer.load(tmp_path / "out" / "model")
-    table = gpd.read_parquet(tmp_path / "out" / "helsinki_poi_embeddings.parquet")
+    table = gpd.read_file(
+        tmp_path / "out" / "helsinki_poi_embeddings.gpkg", layer="helsinki_poi_embeddings"
+    )
     assert len(table) > 1500 and table.crs.to_epsg() == 4326
     cols = [f"calliper_{i}" for i in range(128)]
     again = model.embed(table.geometry)
@@ -30,11 +33,14 @@ def test_demo_writes_model_and_embedding_table(tmp_path: Path, cli) -> None:
         assert src.count == 3 and src.dtypes[0] == "uint8"
     with rasterio.open(out / "labels.tif") as src:
         assert len(src.colormap(1)) > 0
-    for png in ("helsinki_rgb.png", "query_cafe.png", "labels.png"):
+    for png in ("helsinki_rgb.png", "query_cafe_preview.png", "labels_preview.png"):
         assert max(_png_size(out / png)) >= 600  # enlarged to stay legible in the report
-    cells = gpd.read_file(out / "helsinki_h3_res9.gpkg")
+        assert png.replace(".png", ".pgw") in os.listdir(out)  # georeferenced
+    for tif in ("helsinki_embedding", "helsinki_rgb", "query_cafe", "labels"):
+        assert (out / f"{tif}.qml").is_file()  # styled for QGIS
+    cells = gpd.read_file(out / "helsinki_h3_res9.gpkg", layer="helsinki_h3_res9")
     assert len(cells) > 10 and "calliper_0" in cells.columns
-    nxt = gpd.read_file(out / "simulated_next_places.gpkg")
+    nxt = gpd.read_file(out / "simulated_next_places.gpkg", layer="simulated_next_places")
     assert nxt["simulated"].all() and len(nxt) == 30
     report = (out / "report.md").read_text()
     assert "simulated" in report and "query_cafe.png" in report and "labels.png" in report

@@ -256,7 +256,16 @@ def test_rgb_preview(fitted: gc.CaLLiPer, tmp_path: Path) -> None:
         assert src.transform == g.rio.transform()  # from the world file
         alpha = src.read(4)
     assert ((alpha == 255) == valid).all()
-    assert sorted(os.listdir(tmp_path)) == ["rgb.pgw", "rgb.png", "rgb.tif"]
+    # the world file places it, its .aux.xml gives the CRS, rgb.qml styles the GeoTIFF
+    assert sorted(os.listdir(tmp_path)) == [
+        "rgb.pgw",
+        "rgb.png",
+        "rgb.png.aux.xml",
+        "rgb.qml",
+        "rgb.tif",
+    ]
+    with rasterio.open(png) as src:
+        assert src.crs == g.rio.crs
     # enlarged: each cell a 4 x 4 block of equal pixels, still placed right by the world file
     big = write_png(rgb, tmp_path / "big.png", worldfile=True, min_size=70)
     with rasterio.open(big) as src:

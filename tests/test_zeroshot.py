@@ -294,7 +294,9 @@ def test_label_geotiff_has_a_colour_table_and_category_names(fitted, tmp_path, c
         assert src.count == 1 and src.dtypes[0] == "uint8" and src.nodata == 255
         assert src.descriptions == ("label",)
         cmap = src.colormap(1)
-        assert cmap[0] == (0x1F, 0x77, 0xB4, 255) and cmap[1] == (0xFF, 0x7F, 0x0E, 255)
+        # "cafe" is food (orange); "bench" and "clothes" say nothing: the palette's first two
+        assert cmap[0] == (0xFF, 0x7F, 0x00, 255) and cmap[1] == (0x1F, 0x77, 0xB4, 255)
+        assert cmap[2] == (0xFF, 0x7F, 0x0E, 255)
         assert cmap[255][3] == 0  # nodata is transparent
         assert json.loads(src.tags(1)["CATEGORY_NAMES"]) == list(LABELS)
         np.testing.assert_array_equal(src.read(1), lab.values)
@@ -303,10 +305,12 @@ def test_label_geotiff_has_a_colour_table_and_category_names(fitted, tmp_path, c
     assert aux.is_file() and "<Category>bench</Category>" in aux.read_text()
     names, rat_names = gdal_categories(path)
     assert names == list(LABELS) and rat_names == list(LABELS)
-    # writing a continuous raster over it removes the stale side file
+    assert 'type="paletted"' in (tmp_path / "labels.qml").read_text()
+    # writing a continuous raster over it removes the stale side file, replaces the style
     gc.to_geotiff(gc.query_grid(fitted, HELSINKI_3067, CAFE, 100, crs=3067), path)
     assert not aux.exists()
-    assert sorted(os.listdir(tmp_path)) == ["labels.tif"]
+    assert sorted(os.listdir(tmp_path)) == ["labels.qml", "labels.tif"]
+    assert 'type="singlebandpseudocolor"' in (tmp_path / "labels.qml").read_text()
 
 
 def test_label_h3(fitted, tmp_path) -> None:

@@ -11,7 +11,7 @@ from ._common import AREA_HELP, MODEL_HELP, add_command
 
 #: worked examples, the epilog of each subcommand's --help
 EXAMPLES = {
-    "embed": "example: geocalliper embed city-model places.gpkg --out places-embedded.parquet",
+    "embed": "example: geocalliper embed city-model places.gpkg --out places-embedded.gpkg",
     "grid": (
         "examples:\n"
         "  geocalliper grid city-model city.gpkg --resolution 25 --out city.tif\n"
@@ -170,7 +170,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     emb = command("embed", "points file -> file with embedding columns", _cmd_embed)
     emb.add_argument("model", help=MODEL_HELP)
     emb.add_argument("points", help="points file (CSV, GeoParquet, GeoPackage …)")
-    emb.add_argument("--out", required=True, help=".parquet, .gpkg or .csv to write")
+    emb.add_argument(
+        "--out", required=True, help=".gpkg (styled for QGIS), .parquet or .csv to write"
+    )
     emb.add_argument(
         "--how",
         choices=["centroid", "mean"],
@@ -232,4 +234,4 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="an area of points gives only the cells holding them (default: convex hull)",
     )
-    h3.add_argument("--out", required=True, help=".gpkg or .parquet to write")
+    h3.add_argument("--out", required=True, help=".gpkg (styled for QGIS) or .parquet to write")

@@ -139,7 +139,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         cmd.add_argument("--crs", default=None, help="raster CRS (default: the model's)")
         cmd.add_argument("--h3", type=int, default=None, metavar="RES", help="H3 cells instead")
         cmd.add_argument(
-            "--out", required=True, help=".tif for a raster; .gpkg or .parquet for --h3"
+            "--out",
+            required=True,
+            help=".tif for a raster (with a .qml style beside it); .gpkg (styled) or "
+            ".parquet for --h3",
         )
 
     query = command("query", "map how well each place of an area matches a text", _cmd_query)

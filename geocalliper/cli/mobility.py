@@ -225,7 +225,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     pred.add_argument("history", help="recent visits of one or many users")
     pred.add_argument("--k", type=int, default=10)
     pred.add_argument("--candidates", default=None, help="places to rank (default: known)")
-    pred.add_argument("--out", required=True, help=".gpkg, .parquet or .csv to write")
+    pred.add_argument(
+        "--out", required=True, help=".gpkg (styled for QGIS), .parquet or .csv to write"
+    )
     visit_options(pred)
 
     ev = command(

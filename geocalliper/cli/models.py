@@ -31,8 +31,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     )
     print(f"  model:      {summary['model']}  (config.json + model.safetensors)")
     print(
-        f"  embeddings: {summary['embeddings']}  (GeoParquet; open in QGIS or "
-        "geopandas.read_parquet)"
+        f"  embeddings: {summary['embeddings']}  (GeoPackage; open in QGIS or geopandas.read_file)"
     )
     print(f"  raster:     {summary['grid']}  (128 bands, 25 m; {summary['rgb']} as RGB)")
     print(f"  preview:    {summary['rgb_png']}")

@@ -5,7 +5,8 @@
   writes, checksums, verified loads;
 - :mod:`~.geotiff`: the GeoTIFF/COG and PNG writers (streamed, atomic);
 - :mod:`~.vector`: the atomic GeoParquet/GeoPackage/CSV writer and the study-area reader;
-- :mod:`~.style`: label colours and map previews; the home of map styles (QGIS ``.qml``).
+- :mod:`~.style`: label colours, map previews, and the QGIS style of each file, chosen
+  by content; :mod:`~.qml`: the QGIS style documents (``.qml``) themselves.
 
 Writers take what :mod:`geocalliper.spatial` and :mod:`geocalliper.zeroshot` compute;
 nothing here imports the estimator (model directories are written from plain configs

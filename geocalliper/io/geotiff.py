@@ -28,12 +28,22 @@ colour table (``category_colors``, nodata transparent), the names as band metada
 the file (``CATEGORY_NAMES``, JSON) and, because GDAL keeps category names and raster
 attribute tables of a GeoTIFF only in its PAM side file, a ``<file>.aux.xml`` beside it
 with ``<CategoryNames>`` and a thematic raster attribute table (value, name, text,
-colour): QGIS then shows the names in the legend. Its overviews use ``"nearest"``
-resampling (a mean of label codes means nothing). Writing any other raster over that
-file removes a stale ``.aux.xml``.
+colour) for GDAL and other readers. Its overviews use ``"nearest"`` resampling (a mean
+of label codes means nothing). Writing any other raster over that file removes a stale
+``.aux.xml``.
 
-Length: about 600 lines: one writer's steps (windows, overviews, categories and their
-side file, the read-back check, atomic rename) share private helpers, and
+QGIS. Beside every GeoTIFF goes a QGIS style, ``<name>.qml`` (``style=``; chosen by
+content in :mod:`geocalliper.io.style`): QGIS applies it when the layer is added, so a
+label raster shows exactly its named classes from the ``.tif`` and ``.qml`` alone (QGIS
+does not read GDAL category names from the TIFF itself). Every band carries GDAL's
+``STATISTICS_*`` metadata, accumulated while the blocks are written, so readers (QGIS)
+need not compute statistics on first open. The style is written before the GeoTIFF is
+renamed into place: a failure leaves the old pair as it was. :func:`write_png`
+georeferences its picture with a world file and a ``.png.aux.xml`` holding the CRS.
+
+Length: about 750 lines: one writer's steps (windows, statistics, overviews, categories
+and their side file, the style, the read-back check, atomic rename) share private
+helpers, and
 :func:`write_png` reuses its preparation of the array; split, they would import each
 other's private names.
 """
@@ -44,6 +54,7 @@ import contextlib
 import json
 import math
 import os
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -56,6 +67,7 @@ from .._optional import import_optional
 from ..exceptions import GridTooLargeError, MissingCRSError
 from ..spatial.raster import DEFAULT_MAX_GRID_CELLS, rio_transform
 from ..tempfiles import atomic_output, remove_temporary, temp_path
+from .style import EMBEDDING_NOTE, RASTER_STYLES, raster_qml, raster_style
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -65,6 +77,8 @@ MAX_PIXEL_INTERLEAVED_BANDS = 4
 _RGB = ("red", "green", "blue")
 #: suffix GDAL gives the PAM side file of a raster (``file.tif.aux.xml``)
 AUX_SUFFIX = ".aux.xml"
+#: suffix of the QGIS style written beside a raster (``labels.tif`` -> ``labels.qml``)
+QML_SUFFIX = ".qml"
 #: band metadata key holding the category names (a JSON list) inside the GeoTIFF
 CATEGORY_TAG = "CATEGORY_NAMES"
 #: GDAL block cache while writing (GDAL's default, 5% of RAM, is not needed for tiles
@@ -151,9 +165,9 @@ def _categories(da: Any, count: int, dtype: np.dtype, nodata: Any) -> dict[str, 
     texts = list(da.attrs.get("category_texts") or names)
     colors = list(da.attrs.get("category_colors") or [])
     if not colors:
-        from .style import label_colors
+        from .style import category_colors
 
-        colors = label_colors(len(names))
+        colors = category_colors(names)
     if len(texts) != len(names) or len(colors) != len(names):
         raise ValueError("category_texts and category_colors need one entry per category name.")
     colormap = {i: _rgba(c) for i, c in enumerate(colors)}
@@ -214,6 +228,36 @@ def _write_sidecar(target: Path, categories: dict[str, Any] | None) -> None:
         tmp.write_text(pam_xml(categories), encoding="utf-8")
 
 
+def style_path(path: str | os.PathLike) -> Path:
+    """The ``.qml`` QGIS loads as the default style of ``path``: the same name, ``.qml``.
+
+    Examples
+    --------
+    >>> style_path("maps/labels.tif")
+    PosixPath('maps/labels.qml')
+    """
+    return Path(path).with_suffix(QML_SUFFIX)
+
+
+def _write_style(target: Path, meta: dict[str, Any], stats: _Stats, style: str) -> None:
+    """Write the QGIS style of a raster beside it (see :mod:`geocalliper.io.style`)."""
+    categories = meta["categories"]
+    if categories is not None:
+        codes = range(len(categories["names"]))
+        colors = ["#{:02x}{:02x}{:02x}".format(*categories["colormap"][i][:3]) for i in codes]
+        categories = {"names": categories["names"], "colors": colors}
+    text = raster_qml(
+        style,
+        meta["names"],
+        stats.ranges(),
+        categories=categories,
+        rgb=meta["rgb"],
+        title=target.stem,
+    )
+    with atomic_output(style_path(target)) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
 def _is_dask(data: Any) -> bool:
     return type(data).__module__.split(".")[0] == "dask"
 
@@ -269,13 +313,68 @@ def _windows(data: Any, meta: dict[str, Any], blocksize: int) -> Iterator[tuple[
             yield Window(0, r0, meta["width"], r1 - r0), data[:, r0:r1, :]
 
 
-def _write_blocks(dst: Any, data: Any, meta: dict[str, Any], blocksize: int, show: bool) -> None:
+class _Stats:
+    """Per-band minimum, maximum, mean and standard deviation of the valid cells,
+    accumulated block by block while writing (GDAL's ``STATISTICS_*`` band metadata)."""
+
+    def __init__(self, count: int, nodata: Any) -> None:
+        self.nodata = nodata
+        self.n = np.zeros(count, dtype=np.int64)
+        self.total = 0
+        self.sum = np.zeros(count)
+        self.sumsq = np.zeros(count)
+        self.min = np.full(count, np.inf)
+        self.max = np.full(count, -np.inf)
+
+    def add(self, block: np.ndarray) -> None:
+        """Count a ``(band, rows, cols)`` block in, one band at a time (bounded memory)."""
+        self.total += block[0].size
+        skip = self.nodata is not None and not np.isnan(self.nodata)
+        for band, values in enumerate(block):
+            v = values[np.isfinite(values) & (values != self.nodata if skip else True)]
+            if not v.size:
+                continue
+            v = v.astype(np.float64)
+            self.n[band] += v.size
+            self.sum[band] += v.sum()
+            self.sumsq[band] += np.dot(v, v)
+            self.min[band] = min(self.min[band], v.min())
+            self.max[band] = max(self.max[band], v.max())
+
+    def ranges(self) -> list[tuple[float, float] | None]:
+        """``(minimum, maximum)`` per band; ``None`` for a band without a valid cell."""
+        return [
+            (float(lo), float(hi)) if n else None
+            for lo, hi, n in zip(self.min, self.max, self.n, strict=True)
+        ]
+
+    def tags(self, band: int) -> dict[str, str]:
+        """GDAL's statistics metadata of band ``band`` (0-based); empty if no valid cell."""
+        n = int(self.n[band])
+        if not n:
+            return {}
+        mean = self.sum[band] / n
+        std = math.sqrt(max(self.sumsq[band] / n - mean * mean, 0.0))
+        return {
+            "STATISTICS_MINIMUM": repr(float(self.min[band])),
+            "STATISTICS_MAXIMUM": repr(float(self.max[band])),
+            "STATISTICS_MEAN": repr(float(mean)),
+            "STATISTICS_STDDEV": repr(float(std)),
+            "STATISTICS_VALID_PERCENT": f"{100.0 * n / max(self.total, 1):.6g}",
+        }
+
+
+def _write_blocks(dst: Any, data: Any, meta: dict[str, Any], blocksize: int, show: bool) -> _Stats:
     total = meta["height"] * meta["width"]
     show = show and total > 4 * blocksize**2
+    stats = _Stats(meta["count"], meta["nodata"])
     with tqdm(total=total, desc="write", unit="cell", unit_scale=True, disable=not show) as bar:
         for window, block in _windows(data, meta, blocksize):
-            dst.write(np.ascontiguousarray(block, dtype=meta["dtype"]), window=window)
+            block = np.ascontiguousarray(block, dtype=meta["dtype"])
+            dst.write(block, window=window)
+            stats.add(block)
             bar.update(int(window.width * window.height))
+    return stats
 
 
 def _gtiff_profile(
@@ -309,8 +408,15 @@ def _gtiff_profile(
     return profile
 
 
-def _describe(dst: Any, meta: dict[str, Any]) -> None:
+def _describe(dst: Any, meta: dict[str, Any], stats: _Stats) -> None:
     dst.descriptions = tuple(meta["names"])
+    if raster_style(meta["names"]) == "gray":  # an embedding: say what the bands are
+        note = EMBEDDING_NOTE.format(n=meta["count"])
+        dst.update_tags(TIFFTAG_IMAGEDESCRIPTION=note)
+    for band in range(meta["count"]):
+        tags = stats.tags(band)
+        if tags:
+            dst.update_tags(band + 1, **tags)
     categories = meta["categories"]
     if categories is not None:
         dst.write_colormap(1, categories["colormap"])
@@ -385,6 +491,7 @@ def to_geotiff(
     interleave: str = "auto",
     progress: bool = True,
     max_cells: int | None = DEFAULT_MAX_GRID_CELLS,
+    style: str | None = "auto",
 ) -> Path:
     """Write a ``(band, y, x)`` DataArray to a tiled, compressed GeoTIFF with overviews.
 
@@ -422,6 +529,13 @@ def to_geotiff(
     max_cells
         Refuse rasters of more cells (rows × columns) than this, before anything is
         computed or written (default 10⁹); ``None`` for a deliberate big job.
+    style
+        The QGIS style written beside the file as ``<name>.qml`` (QGIS applies it when
+        the layer is added): ``"auto"`` (default) chooses by content, or one of
+        ``"categories"`` (paletted, a categorical raster only), ``"ramp"`` (band 1 on
+        viridis between its minimum and maximum, with a legend), ``"gray"`` (band 1 in
+        grey) and ``"rgb"`` (multiband colour); see :mod:`geocalliper.io.style`.
+        ``None`` writes no style (and leaves an existing ``.qml`` alone).
 
     Returns
     -------
@@ -429,7 +543,9 @@ def to_geotiff(
         The written file. Band descriptions are the band names (``calliper_0 …``),
         nodata is the array's (NaN for float), CRS and transform are the array's.
         A categorical raster also gets a colour table, its category names and a
-        ``.aux.xml`` side file (see the module notes).
+        ``.aux.xml`` side file (see the module notes). Every band carries its
+        statistics (GDAL's ``STATISTICS_*`` metadata: minimum, maximum, mean, standard
+        deviation of the valid cells), so readers need not compute them.
 
     Examples
     --------
@@ -455,6 +571,15 @@ def to_geotiff(
         raise ValueError(f"Unknown resampling {resampling!r}.") from None
     if overviews is not None and overviews < 0:
         raise ValueError(f"overviews must be None or >= 0, got {overviews}.")
+    if style is not None and style not in RASTER_STYLES:
+        raise ValueError(
+            f"style must be None or one of {', '.join(map(repr, RASTER_STYLES))}, got {style!r}."
+        )
+    if style == "categories" and meta["categories"] is None:
+        raise ValueError(
+            "style='categories' needs a categorical raster (attrs['category_names']); use "
+            "style='auto' or 'ramp'."
+        )
     _check_size(meta, max_cells)
     if interleave == "auto":
         interleave = "band" if meta["count"] > MAX_PIXEL_INTERLEAVED_BANDS else "pixel"
@@ -470,8 +595,8 @@ def to_geotiff(
         if not cog:
             profile = _gtiff_profile(meta, blocksize, compress, interleave, None)
             with rasterio.open(tmp, "w", **profile) as dst:
-                _write_blocks(dst, data, meta, blocksize, progress)
-                _describe(dst, meta)
+                stats = _write_blocks(dst, data, meta, blocksize, progress)
+                _describe(dst, meta, stats)
                 if factors:
                     dst.build_overviews(factors, method)
                     dst.update_tags(ns="rio_overview", resampling=method.name)
@@ -480,8 +605,8 @@ def to_geotiff(
                 # a fast-compressed tiled GTiff, written window by window
                 profile = _gtiff_profile(meta, blocksize, compress, interleave, 1)
                 with rasterio.open(part, "w", **profile) as dst:
-                    _write_blocks(dst, data, meta, blocksize, progress)
-                    _describe(dst, meta)
+                    stats = _write_blocks(dst, data, meta, blocksize, progress)
+                    _describe(dst, meta, stats)
                     if factors and not use_cog_driver:
                         dst.build_overviews(factors, method)
                 options: dict[str, Any] = {
@@ -515,15 +640,62 @@ def to_geotiff(
                         options["photometric"] = "RGB"
                     rio_copy(part, tmp, driver="GTiff", **options)
         _check_written(tmp, meta)
+        if style is not None:  # the style first: a failure leaves the old pair as it was
+            _write_style(target, meta, stats, style)
     _write_sidecar(target, meta["categories"])
     return target
+
+
+def _png_pam(crs: Any, image: np.ndarray) -> str:
+    """The PAM side file of a PNG: its CRS as WKT (GDAL reads the position from the
+    world file) and each band's statistics (so QGIS need not compute and add them)."""
+    stats = _Stats(image.shape[0], None)
+    stats.add(image)
+    lines = ["<PAMDataset>", f'  <SRS dataAxisToSRSAxisMapping="1,2">{escape(crs.to_wkt())}</SRS>']
+    for band in range(image.shape[0]):
+        items = "".join(f'<MDI key="{k}">{v}</MDI>' for k, v in stats.tags(band).items())
+        lines.append(
+            f'  <PAMRasterBand band="{band + 1}"><Metadata>{items}</Metadata></PAMRasterBand>'
+        )
+    return "\n".join([*lines, "</PAMDataset>", ""])
+
+
+def _georeference(
+    target: Path, transform: Any, crs: Any, image: np.ndarray, worldfile: bool
+) -> None:
+    """Write (or, without ``worldfile``, remove) the world file and CRS of a PNG."""
+    worldfile_path, aux = target.with_suffix(".pgw"), target.with_name(target.name + AUX_SUFFIX)
+    if not worldfile:  # a stale georeference would misplace the new picture
+        for stale in (worldfile_path, aux):
+            with contextlib.suppress(FileNotFoundError):
+                stale.unlink()
+        return
+    t = transform  # the world file gives the centre of the upper-left pixel
+    lines = [t.a, t.d, t.b, t.e, t.c + t.a / 2 + t.b / 2, t.f + t.d / 2 + t.e / 2]
+    with atomic_output(worldfile_path) as tmp:
+        tmp.write_text("\n".join(repr(float(v)) for v in lines) + "\n", encoding="ascii")
+    with atomic_output(aux) as tmp:
+        tmp.write_text(_png_pam(crs, image), encoding="utf-8")
+    # QGIS applies <name>.qml to any <name>.* file: an RGB style suits the PNG (and an RGB
+    # GeoTIFF of the same name); any other style there belongs to another raster
+    qml_file = style_path(target)
+    old = qml_file.read_text(encoding="utf-8", errors="replace") if qml_file.exists() else None
+    if old is not None and 'type="multibandcolor"' not in old:
+        warnings.warn(
+            f"{qml_file.name} styles another raster, and QGIS would draw {target.name} with "
+            f"it too; give the PNG a name of its own (e.g. {target.stem}_preview.png).",
+            stacklevel=3,
+        )
+        return
+    with atomic_output(qml_file) as tmp:
+        tmp.write_text(raster_qml("rgb", list(_RGB), [], rgb=True, title=target.stem))
 
 
 def write_png(
     rgb: xr.DataArray,
     path: str | os.PathLike,
     *,
-    worldfile: bool = False,
+    worldfile: bool = True,
     min_size: int | None = None,
 ) -> Path:
     """Write an RGB preview (e.g. from :func:`geocalliper.spatial.raster.to_rgb`) as a PNG.
@@ -539,8 +711,15 @@ def write_png(
     path
         Target file; written atomically.
     worldfile
-        Also write a ``.pgw`` world file beside it, so a GIS can place the image (the
-        CRS is not stored in a PNG).
+        Georeference the picture (default): write a ``.pgw`` world file (its cell size
+        and position) and a ``<name>.png.aux.xml`` holding its CRS (GDAL's side file,
+        which QGIS reads) beside it, so a GIS places it on the map; a PNG itself stores
+        neither. Also an RGB QGIS style, ``<name>.qml`` (no stretch, so QGIS computes
+        no statistics), unless a ``<name>.qml`` of another kind is there: QGIS applies
+        ``<name>.qml`` to every ``<name>.*`` file, so a PNG named like a styled label or
+        query GeoTIFF would be drawn with that style (a warning says so; name the PNG
+        apart). ``False`` writes no side file and removes a stale world file and
+        ``.aux.xml``.
     min_size
         Enlarge a small raster by a whole factor (each cell becomes a block of pixels,
         no smoothing) until its longer side has at least this many pixels, so coarse
@@ -596,9 +775,5 @@ def write_png(
         src.write(image)
         with atomic_output(target) as tmp:
             rio_copy(src, tmp, driver="PNG")
-    if worldfile:
-        t = transform
-        lines = [t.a, t.d, t.b, t.e, t.c + t.a / 2 + t.b / 2, t.f + t.d / 2 + t.e / 2]
-        with atomic_output(target.with_suffix(".pgw")) as tmp:
-            tmp.write_text("\n".join(repr(float(v)) for v in lines) + "\n", encoding="ascii")
+            _georeference(target, transform, meta["crs"], image, worldfile)
     return target

@@ -178,6 +178,10 @@ def read_pois(
         sep = "\t" if ".tsv" in name else ","
         frame = pd.read_csv(path, sep=sep, **kwargs)
         return _frame_to_points(frame, x=x, y=y, geometry=geometry, crs=crs, source=str(path))
+    if layer is None:  # not the layer_styles table of a styled GeoPackage
+        from .vector import data_layer
+
+        layer = data_layer(path)
     return gpd.read_file(path, layer=layer, **kwargs)
 
 

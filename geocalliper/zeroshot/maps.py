@@ -5,8 +5,9 @@ area; :func:`label_grid` / :func:`label_h3` map the best of a set of labels per 
 the probability of each on request. They hand a :class:`~.scoring.TextScorer` to
 :func:`~geocalliper.spatial.raster.embed_grid` and :func:`~geocalliper.spatial.h3cells.embed_h3`
 unchanged, so grid layout, in-area test, dask chunks, memory limits and progress bars are
-those of embeddings. Label rasters carry their colours (:func:`~geocalliper.io.style.label_colors`)
-so :func:`~geocalliper.io.geotiff.to_geotiff` writes a legend.
+those of embeddings. Label rasters carry their colours
+(:func:`~geocalliper.io.style.category_colors`: by what each name says) so
+:func:`~geocalliper.io.geotiff.to_geotiff` writes a legend.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 
 from .._constants import embedding_columns
 from .._optional import import_optional
-from ..io.style import label_colors
+from ..io.style import category_colors
 from ..spatial.h3cells import DEFAULT_MAX_CELLS, embed_h3
 from ..spatial.raster import embed_grid, rio_transform
 from .scoring import LABEL, TextScorer, _label_scorer, probability_columns
@@ -192,7 +193,7 @@ def label_grid(
         long_name=(LABEL,),
         category_names=tuple(names),
         category_texts=tuple(texts),
-        category_colors=tuple(label_colors(len(names))),
+        category_colors=tuple(category_colors(names)),
     )
     if not probabilities:
         return label
@@ -301,4 +302,6 @@ def label_h3(
     out = cells[[]].assign(**{LABEL: best})
     if probabilities:
         out = out.join(cells[cols])
-    return gpd.GeoDataFrame(out, geometry=cells.geometry.values, crs=cells.crs)
+    out = gpd.GeoDataFrame(out, geometry=cells.geometry.values, crs=cells.crs)
+    out.attrs["category_names"] = tuple(names)  # the legend of the stored style
+    return out
