@@ -24,12 +24,11 @@ import geopandas as gpd
 import pandas as pd
 
 from ._constants import embedding_columns
+from .defaults import ModelLike, resolve_model
 from .spatial.reduce import check_no_clash, embed_geometries, join_embedding
 
 if TYPE_CHECKING:
     import xarray
-
-    from .calliper import CaLLiPer
 
 #: name the accessor is registered under
 ACCESSOR_NAME = "calliper"
@@ -59,7 +58,7 @@ class CaLLiPerAccessor:
 
     def embed(
         self,
-        model: CaLLiPer,
+        model: ModelLike | None = None,
         *,
         append: bool = False,
         how: Literal["centroid", "mean"] | None = None,
@@ -73,7 +72,9 @@ class CaLLiPerAccessor:
         Parameters
         ----------
         model
-            A fitted :class:`~geocalliper.CaLLiPer`. The frame may be in any CRS.
+            A fitted :class:`~geocalliper.CaLLiPer` or a saved model's folder; default:
+            the default model (:func:`geocalliper.set_default_model` or the environment
+            variable ``GEOCALLIPER_MODEL``). The frame may be in any CRS.
         append
             Return this GeoDataFrame with the embedding columns joined (a new frame;
             refused when columns of that name already exist) instead of the
@@ -104,8 +105,11 @@ class CaLLiPerAccessor:
         Examples
         --------
         >>> emb = pois.calliper.embed(model)                                # doctest: +SKIP
+        >>> gc.set_default_model(model)                                   # doctest: +SKIP
+        >>> emb = pois.calliper.embed()                                   # doctest: +SKIP
         >>> parks = parks.calliper.embed(model, how="mean", append=True)   # doctest: +SKIP
         """
+        model = resolve_model(model)
         if append:
             check_no_clash(self._obj.columns, embedding_columns(model.embedding_dim))
         emb = embed_geometries(
@@ -119,7 +123,7 @@ class CaLLiPerAccessor:
         )
         return join_embedding(self._obj, emb) if append else emb
 
-    def embed_h3(self, model: CaLLiPer, resolution: int, **kwargs: Any) -> gpd.GeoDataFrame:
+    def embed_h3(self, model: ModelLike | None, resolution: int, **kwargs: Any) -> gpd.GeoDataFrame:
         """Embed the H3 cells covering this frame's geometries.
 
         Shortcut for :func:`geocalliper.spatial.h3cells.embed_h3` ``(model, gdf, resolution,
@@ -132,9 +136,11 @@ class CaLLiPerAccessor:
         """
         from .spatial.h3cells import embed_h3
 
-        return embed_h3(model, self._obj, resolution, **kwargs)
+        return embed_h3(resolve_model(model), self._obj, resolution, **kwargs)
 
-    def embed_grid(self, model: CaLLiPer, resolution: float, **kwargs: Any) -> xarray.DataArray:
+    def embed_grid(
+        self, model: ModelLike | None, resolution: float, **kwargs: Any
+    ) -> xarray.DataArray:
         """Embed a regular raster grid over this frame's extent.
 
         Shortcut for :func:`geocalliper.spatial.raster.embed_grid` ``(model, gdf, resolution,
@@ -146,10 +152,10 @@ class CaLLiPerAccessor:
         """
         from .spatial.raster import embed_grid
 
-        return embed_grid(model, self._obj, resolution, **kwargs)
+        return embed_grid(resolve_model(model), self._obj, resolution, **kwargs)
 
     # ------------------------------------------------------------------ zero-shot
-    def similarity(self, model: CaLLiPer, texts: str | Sequence[str], **kwargs: Any):
+    def similarity(self, model: ModelLike | None, texts: str | Sequence[str], **kwargs: Any):
         """Cosine similarity of each row's place and each text.
 
         Shortcut for :func:`geocalliper.zeroshot.similarity` ``(model, gdf, texts)``.
@@ -160,10 +166,14 @@ class CaLLiPerAccessor:
         """
         from .zeroshot.scoring import similarity
 
-        return similarity(model, self._obj, texts, **kwargs)
+        return similarity(resolve_model(model), self._obj, texts, **kwargs)
 
     def describe(
-        self, model: CaLLiPer, candidates: Sequence[str] | None = None, k: int = 5, **kwargs: Any
+        self,
+        model: ModelLike | None,
+        candidates: Sequence[str] | None = None,
+        k: int = 5,
+        **kwargs: Any,
     ) -> pd.DataFrame:
         """The ``k`` best-matching texts of each row's place (a tidy frame).
 
@@ -175,10 +185,10 @@ class CaLLiPerAccessor:
         """
         from .zeroshot.scoring import describe
 
-        return describe(model, self._obj, candidates, k, **kwargs)
+        return describe(resolve_model(model), self._obj, candidates, k, **kwargs)
 
     def query_grid(
-        self, model: CaLLiPer, text: str | Sequence[str], resolution: float, **kwargs: Any
+        self, model: ModelLike | None, text: str | Sequence[str], resolution: float, **kwargs: Any
     ) -> xarray.DataArray:
         """A similarity raster of ``text`` over this frame's geometries (the study area).
 
@@ -191,10 +201,10 @@ class CaLLiPerAccessor:
         """
         from .zeroshot.maps import query_grid
 
-        return query_grid(model, self._obj, text, resolution, **kwargs)
+        return query_grid(resolve_model(model), self._obj, text, resolution, **kwargs)
 
     def query_h3(
-        self, model: CaLLiPer, text: str | Sequence[str], resolution: int, **kwargs: Any
+        self, model: ModelLike | None, text: str | Sequence[str], resolution: int, **kwargs: Any
     ) -> gpd.GeoDataFrame:
         """The similarity of ``text`` on the H3 cells covering this frame's geometries.
 
@@ -206,11 +216,11 @@ class CaLLiPerAccessor:
         """
         from .zeroshot.maps import query_h3
 
-        return query_h3(model, self._obj, text, resolution, **kwargs)
+        return query_h3(resolve_model(model), self._obj, text, resolution, **kwargs)
 
     def label_grid(
         self,
-        model: CaLLiPer,
+        model: ModelLike | None,
         labels: Sequence[str] | Mapping[str, str],
         resolution: float,
         **kwargs: Any,
@@ -226,11 +236,11 @@ class CaLLiPerAccessor:
         """
         from .zeroshot.maps import label_grid
 
-        return label_grid(model, self._obj, labels, resolution, **kwargs)
+        return label_grid(resolve_model(model), self._obj, labels, resolution, **kwargs)
 
     def label_h3(
         self,
-        model: CaLLiPer,
+        model: ModelLike | None,
         labels: Sequence[str] | Mapping[str, str],
         resolution: int,
         **kwargs: Any,
@@ -245,4 +255,4 @@ class CaLLiPerAccessor:
         """
         from .zeroshot.maps import label_h3
 
-        return label_h3(model, self._obj, labels, resolution, **kwargs)
+        return label_h3(resolve_model(model), self._obj, labels, resolution, **kwargs)
