@@ -33,9 +33,12 @@ _LAZY = {
     "TheoryEncoding": ".encoders",
     "to_geotiff": ".io.geotiff",
     "write_png": ".io.geotiff",
+    "get_default_model": ".defaults",
+    "set_default_model": ".defaults",
     "category_text": ".io.poi",
     "make_text": ".io.poi",
     "osm_text": ".io.poi",
+    "read_osm": ".io.osm",
     "read_osm_pbf": ".io.poi",
     "read_pois": ".io.poi",
     "NextLocationPredictor": ".mobility",
@@ -75,6 +78,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # what type checkers and IDEs see
     from . import datasets, exceptions, mobility, zeroshot
     from .calliper import CaLLiPer
+    from .defaults import get_default_model, set_default_model
     from .encoders import (
         FCNet,
         GridEncoding,
@@ -84,6 +88,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
         TheoryEncoding,
     )
     from .io.geotiff import to_geotiff, write_png
+    from .io.osm import read_osm
     from .io.poi import category_text, make_text, osm_text, read_osm_pbf, read_pois
     from .mobility import NextLocationPredictor
     from .spatial.dask import embed_dask
@@ -114,6 +119,7 @@ __all__ = [
     "embed_grid",
     "embed_h3",
     "exceptions",
+    "get_default_model",
     "label_grid",
     "label_h3",
     "label_points",
@@ -122,8 +128,10 @@ __all__ = [
     "osm_text",
     "query_grid",
     "query_h3",
+    "read_osm",
     "read_osm_pbf",
     "read_pois",
+    "set_default_model",
     "similarity",
     "to_geotiff",
     "to_rgb",
