@@ -13,6 +13,11 @@ Each method is a thin hand-off to a plain function:
 - ``gdf.calliper.query_h3(model, …)``: :func:`geocalliper.zeroshot.query_h3`
 - ``gdf.calliper.label_grid(model, …)``: :func:`geocalliper.zeroshot.label_grid`
 - ``gdf.calliper.label_h3(model, …)``: :func:`geocalliper.zeroshot.label_h3`
+- ``gdf.calliper.explore(model, …)``: :func:`geocalliper.explore` of an embedding grid,
+  a query map or a label map over this frame, with its rows drawn on top
+
+``model`` may be left out (``None``) once a default is set
+(:func:`geocalliper.set_default_model` or ``GEOCALLIPER_MODEL``).
 """
 
 from __future__ import annotations
@@ -256,3 +261,69 @@ class CaLLiPerAccessor:
         from .zeroshot.maps import label_h3
 
         return label_h3(resolve_model(model), self._obj, labels, resolution, **kwargs)
+
+    # ------------------------------------------------------------------ maps
+    def explore(
+        self,
+        model: ModelLike | None = None,
+        *,
+        query: str | None = None,
+        labels: Sequence[str] | Mapping[str, str] | None = None,
+        resolution: float = 50.0,
+        tiles: str | None = "OpenStreetMap",
+        **kwargs: Any,
+    ) -> Any:
+        """An interactive map over this frame, with its rows drawn on top.
+
+        The area is the frame's geometries (for points: their convex hull, two cells
+        around). The embedding grid's RGB preview by default; the similarity to ``query``
+        (:func:`geocalliper.zeroshot.query_grid`) or the best of ``labels``
+        (:func:`geocalliper.zeroshot.label_grid`) when given. Shortcut for
+        :func:`geocalliper.explore` ``(raster, gdf, tiles=tiles, **kwargs)``.
+
+        Parameters
+        ----------
+        model
+            A fitted model or a saved model's folder; default: the default model.
+        query
+            A text: map its similarity instead of the embedding.
+        labels
+            Texts (or ``{name: text}``): map the best-matching one per cell.
+        resolution
+            Cell size in metres of the model's CRS.
+        tiles
+            Basemap tiles (need the network; the overlays do not), or ``None``.
+
+        Returns
+        -------
+        folium.Map
+
+        Examples
+        --------
+        >>> pois.calliper.explore(model)                                 # doctest: +SKIP
+        >>> pois.calliper.explore(model, query="A place of cafe")        # doctest: +SKIP
+        >>> pois.calliper.explore(labels={"food": "A place of Food",
+        ...                               "shop": "A place of Shop"})     # doctest: +SKIP
+        """
+        from .maps.interactive import explore
+
+        model = resolve_model(model)
+        if query is not None and labels is not None:
+            raise ValueError("Give query= or labels=, not both.")
+        area = self._obj
+        if (area.geom_type == "Point").all():  # points: the area is their hull, and around
+            hull = area.to_crs(model.crs_).geometry.union_all().convex_hull
+            area = gpd.GeoSeries([hull.buffer(2 * resolution)], crs=model.crs_)
+        if query is not None:
+            from .zeroshot.maps import query_grid
+
+            raster = query_grid(model, area, query, resolution, progress=False)
+        elif labels is not None:
+            from .zeroshot.maps import label_grid
+
+            raster = label_grid(model, area, labels, resolution, progress=False)
+        else:
+            from .spatial.raster import embed_grid
+
+            raster = embed_grid(model, area, resolution, progress=False)
+        return explore(raster, self._obj, tiles=tiles, **kwargs)
