@@ -45,7 +45,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         f"  SIMULATED next-location demo: {summary['next_places']} "
         f"(test Acc@1 {acc} on simulated agents)"
     )
-    print(f"  report:     {summary.get('report_html', summary['report'])}  (and {summary['report']})")
+    print(
+        f"  report:     {summary.get('report_html', summary['report'])}  (and {summary['report']})"
+    )
     print(
         "Open the .tif and .gpkg files in QGIS (Layer > Add Layer, or drag them in); "
         f"total {summary['total_seconds']} s."
