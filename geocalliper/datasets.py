@@ -43,8 +43,8 @@ def data_folder(default: str | os.PathLike) -> Path:
     Examples
     --------
     >>> import os
-    >>> os.environ.pop("GEOCALLIPER_DATA", None) and None
-    >>> data_folder("../shared/data")
-    PosixPath('../shared/data')
+    >>> here = Path("../shared/data")
+    >>> data_folder(here) == Path(os.environ.get("GEOCALLIPER_DATA") or here)
+    True
     """
     return Path(os.environ.get(DATA_ENV) or default).expanduser()

@@ -109,7 +109,7 @@ def test_the_map_is_self_contained_with_overlay_legend_and_pois(query, pois, tmp
     assert "data:image/png;base64," in page
     assert "similarity to &quot;A place of cafe&quot;" in page or 'similarity to "A' in page
     assert "linear-gradient(to right, " + ", ".join(RAMP) in page
-    assert "Café Ursula" in page and "department_store" in page  # POI tooltips
+    assert "Caf\\u00e9 Ursula" in page and "department_store" in page  # POI tooltips (JSON)
     assert not list(tmp_path.glob("*.tmp*"))
     online = gc.explore(query, pois).get_root().render()
     assert "tile.openstreetmap.org" in online  # the basemap, when online
@@ -148,8 +148,8 @@ def _screenshot(html: Path, png: Path) -> np.ndarray:
 
 def test_the_saved_map_renders_in_headless_chromium_offline(query, pois, tmp_path) -> None:
     """The page, opened from disk with no network, shows the overlay and its legend."""
-    with_overlay = _screenshot(
-        gc.maps.save_map(gc.explore(query, pois, tiles=None), tmp_path / "q.html"),
+    with_overlay = _screenshot(  # opaque, so that the ramp's own colours reach the screen
+        gc.maps.save_map(gc.explore(query, pois, tiles=None, opacity=1.0), tmp_path / "q.html"),
         tmp_path / "q.png",
     )
     blank = _screenshot(

@@ -30,7 +30,7 @@ def nice_length(span: float) -> float:
 
     Examples
     --------
-    >>> nice_length(4000.0), nice_length(730.0)
+    >>> nice_length(4000.0), nice_length(900.0)
     (1000.0, 200.0)
     """
     target = max(span / 4.0, 1e-9)
