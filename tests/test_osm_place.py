@@ -79,12 +79,12 @@ def _geocalliper(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProce
     )
 
 
-def test_pretrain_place_end_to_end_offline_on_the_bundled_extract(tmp_path) -> None:
+def test_pretrain_place_end_to_end_offline_on_the_bundled_extract(tmp_path, helsinki_pois) -> None:
     repo = Path(gc.__file__).resolve().parent.parent
     res = _geocalliper(
         "pretrain",
         "--place",
-        "test_pbf",
+        "helsinki_pbf",
         "--out",
         str(tmp_path / "m"),
         "--max-steps",
@@ -93,8 +93,9 @@ def test_pretrain_place_end_to_end_offline_on_the_bundled_extract(tmp_path) -> N
     )
     assert res.returncode == 0, res.stderr
     assert "Fetching" not in res.stderr  # bundled: nothing to download
+    assert f"Trained on {len(helsinki_pois)} POIs" in res.stdout
     model = gc.CaLLiPer.load(tmp_path / "m")
-    assert model.n_pois_ == len(gc.read_osm("test_pbf", progress=False))
+    assert model.n_pois_ == len(helsinki_pois)
 
 
 def test_pretrain_place_names_the_download_then_fails_in_one_line_offline(tmp_path) -> None:
