@@ -120,5 +120,5 @@ def test_pretrain_place_names_the_download_then_fails_in_one_line_offline(tmp_pa
     assert str(tmp_path / "cache" / "osm") in lines[0]
     assert lines[-1].startswith("geocalliper: error: Could not download")
     assert not (tmp_path / "m").exists()
-    res = _geocalliper("pretrain", "--out", "m", cwd=tmp_path)
+    res = _geocalliper("pretrain", "--out", str(tmp_path / "m"), cwd=repo)
     assert res.returncode == 2 and "--place" in res.stderr
