@@ -2,13 +2,14 @@
 #   make demo   - create .venv, install torch (CPU) + geocalliper, pre-train on the bundled Helsinki OSM extract
 #   make test   - the same set-up plus the test tools, then run the tests
 #   make docs   - build the documentation site into site/ (mkdocs build --strict)
+#   make notebooks - execute docs/notebooks/*.py into the .ipynb the docs show (commit them)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 TORCH  ?= torch==2.13.0
 export HF_HUB_OFFLINE := 1
 
-.PHONY: demo test lint docs bench clean
+.PHONY: demo test lint docs notebooks bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +29,11 @@ test: $(VENV)/.installed
 
 docs: $(VENV)/.installed
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
+# the sources are jupytext percent scripts; the executed notebooks are committed, so that
+# the docs build (CI: 2 cores, maybe no network or data) only renders them
+notebooks: $(VENV)/.installed
+	$(BIN)/python docs/notebooks/_execute.py
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check geocalliper tests benchmarks examples

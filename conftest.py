@@ -16,7 +16,9 @@ import pytest
 
 import geocalliper as gc
 
-SHARED_DATA = Path(__file__).resolve().parent.parent / "shared" / "data"
+#: the real data: ``$GEOCALLIPER_DATA`` if set (the one variable of the tests, the benchmarks
+#: and the examples), else ``../shared/data`` beside the repository
+SHARED_DATA = gc.datasets.data_folder(Path(__file__).resolve().parent.parent / "shared" / "data")
 
 #: The one-release shims at the old module paths (geocalliper/raster.py …) hand back the
 #: module that moved, which --doctest-modules cannot import by file name; the doctests
@@ -38,7 +40,7 @@ def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """``../shared/data``; tests that need it skip cleanly when it is absent."""
+    """``$GEOCALLIPER_DATA`` or ``../shared/data``; tests that need it skip cleanly without it."""
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real data not found at {SHARED_DATA}")
     return SHARED_DATA

@@ -79,7 +79,9 @@ from geocalliper.spatial.coords import points_to_xy
 T = TypeVar("T")
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = REPO.parent / "shared" / "data"
+DEFAULT_DATA = Path(  # GEOCALLIPER_DATA: the one data variable of tests and examples too
+    os.environ.get("GEOCALLIPER_DATA") or REPO.parent / "shared" / "data"
+)
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "encoder_throughput.json"
 #: New York City bounding box in EPSG:4326 (lon_min, lat_min, lon_max, lat_max)
 NYC_BBOX = (-74.2591, 40.4774, -73.7004, 40.9176)

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -66,7 +67,11 @@ from zero_shot import metrics, top_categories  # noqa: E402
 
 import geocalliper  # noqa: E402
 
-DEFAULT_DATA = ROOT.parent / "shared" / "data"
+DEFAULT_DATA = Path(  # GEOCALLIPER_DATA: the one data variable of tests and examples too
+
+    os.environ.get("GEOCALLIPER_DATA") or ROOT.parent / "shared" / "data"
+
+)
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "land_use_probe.json"
 BUDGETS = (0.01, 0.1, 1.0)
 

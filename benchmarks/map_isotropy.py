@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -106,7 +107,8 @@ def model_map_ratio(model: gc.CaLLiPer, pois, resolution: float = 100.0) -> dict
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, required=True, help="a saved CaLLiPer folder")
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    data = os.environ.get("GEOCALLIPER_DATA") or ROOT.parent / "shared" / "data"
+    parser.add_argument("--data", type=Path, default=Path(data))
     parser.add_argument("--resolution", type=float, default=100.0)
     args = parser.parse_args(argv)
     from nyc_pois import load_nyc_pois

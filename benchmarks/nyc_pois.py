@@ -174,10 +174,12 @@ def load_nyc_pois(data_dir: Path) -> gpd.GeoDataFrame:
 
 
 if __name__ == "__main__":
+    import os
     import sys
 
     # python -m benchmarks.nyc_pois [DATA_DIR], from the repository root
-    default = Path(__file__).resolve().parents[2] / "shared" / "data"
+    here = Path(__file__).resolve().parents[2] / "shared" / "data"
+    default = Path(os.environ.get("GEOCALLIPER_DATA") or here)
     data = load_nyc_pois(Path(sys.argv[1]) if len(sys.argv) > 1 else default)
     print(data.groupby("source").agg(pois=("text", "size"), texts=("text", "nunique")))
     print(data.groupby("source").head(2).to_string())

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -65,7 +66,11 @@ from scipy.spatial import cKDTree  # noqa: E402
 import geocalliper  # noqa: E402
 from geocalliper import CaLLiPer, TextEncoder  # noqa: E402
 
-DEFAULT_DATA = ROOT.parent / "shared" / "data"
+DEFAULT_DATA = Path(  # GEOCALLIPER_DATA: the one data variable of tests and examples too
+
+    os.environ.get("GEOCALLIPER_DATA") or ROOT.parent / "shared" / "data"
+
+)
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "semantic_probe.json"
 TOP = 5
 

@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -76,7 +77,11 @@ from geocalliper import label_points  # noqa: E402
 from geocalliper.io.poi import humanize  # noqa: E402
 from geocalliper.zeroshot import logit_scale  # noqa: E402
 
-DEFAULT_DATA = ROOT.parent / "shared" / "data"
+DEFAULT_DATA = Path(  # GEOCALLIPER_DATA: the one data variable of tests and examples too
+
+    os.environ.get("GEOCALLIPER_DATA") or ROOT.parent / "shared" / "data"
+
+)
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "zero_shot.json"
 TEMPLATE = "A place of {}"
 EVAL_SOURCES = ("osm", "foursquare")

@@ -33,9 +33,13 @@ _LAZY = {
     "TheoryEncoding": ".encoders",
     "to_geotiff": ".io.geotiff",
     "write_png": ".io.geotiff",
+    "explore": ".maps.interactive",
+    "get_default_model": ".defaults",
+    "set_default_model": ".defaults",
     "category_text": ".io.poi",
     "make_text": ".io.poi",
     "osm_text": ".io.poi",
+    "read_osm": ".io.osm",
     "read_osm_pbf": ".io.poi",
     "read_pois": ".io.poi",
     "NextLocationPredictor": ".mobility",
@@ -54,7 +58,7 @@ _LAZY = {
     "label_points": ".zeroshot.scoring",
     "similarity": ".zeroshot.scoring",
 }
-_SUBMODULES = ("datasets", "exceptions", "mobility", "zeroshot")
+_SUBMODULES = ("datasets", "exceptions", "maps", "mobility", "zeroshot")
 
 
 def __getattr__(name: str) -> Any:
@@ -73,8 +77,9 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # what type checkers and IDEs see
-    from . import datasets, exceptions, mobility, zeroshot
+    from . import datasets, exceptions, maps, mobility, zeroshot
     from .calliper import CaLLiPer
+    from .defaults import get_default_model, set_default_model
     from .encoders import (
         FCNet,
         GridEncoding,
@@ -84,7 +89,9 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
         TheoryEncoding,
     )
     from .io.geotiff import to_geotiff, write_png
+    from .io.osm import read_osm
     from .io.poi import category_text, make_text, osm_text, read_osm_pbf, read_pois
+    from .maps.interactive import explore
     from .mobility import NextLocationPredictor
     from .spatial.dask import embed_dask
     from .spatial.h3cells import embed_h3
@@ -114,16 +121,21 @@ __all__ = [
     "embed_grid",
     "embed_h3",
     "exceptions",
+    "explore",
+    "get_default_model",
     "label_grid",
     "label_h3",
     "label_points",
     "make_text",
+    "maps",
     "mobility",
     "osm_text",
     "query_grid",
     "query_h3",
+    "read_osm",
     "read_osm_pbf",
     "read_pois",
+    "set_default_model",
     "similarity",
     "to_geotiff",
     "to_rgb",

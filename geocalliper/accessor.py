@@ -13,6 +13,11 @@ Each method is a thin hand-off to a plain function:
 - ``gdf.calliper.query_h3(model, …)``: :func:`geocalliper.zeroshot.query_h3`
 - ``gdf.calliper.label_grid(model, …)``: :func:`geocalliper.zeroshot.label_grid`
 - ``gdf.calliper.label_h3(model, …)``: :func:`geocalliper.zeroshot.label_h3`
+- ``gdf.calliper.explore(model, …)``: :func:`geocalliper.explore` of an embedding grid,
+  a query map or a label map over this frame, with its rows drawn on top
+
+``model`` may be left out (``None``) once a default is set
+(:func:`geocalliper.set_default_model` or ``GEOCALLIPER_MODEL``).
 """
 
 from __future__ import annotations
@@ -24,12 +29,11 @@ import geopandas as gpd
 import pandas as pd
 
 from ._constants import embedding_columns
+from .defaults import ModelLike, resolve_model
 from .spatial.reduce import check_no_clash, embed_geometries, join_embedding
 
 if TYPE_CHECKING:
     import xarray
-
-    from .calliper import CaLLiPer
 
 #: name the accessor is registered under
 ACCESSOR_NAME = "calliper"
@@ -59,7 +63,7 @@ class CaLLiPerAccessor:
 
     def embed(
         self,
-        model: CaLLiPer,
+        model: ModelLike | None = None,
         *,
         append: bool = False,
         how: Literal["centroid", "mean"] | None = None,
@@ -73,7 +77,9 @@ class CaLLiPerAccessor:
         Parameters
         ----------
         model
-            A fitted :class:`~geocalliper.CaLLiPer`. The frame may be in any CRS.
+            A fitted :class:`~geocalliper.CaLLiPer` or a saved model's folder; default:
+            the default model (:func:`geocalliper.set_default_model` or the environment
+            variable ``GEOCALLIPER_MODEL``). The frame may be in any CRS.
         append
             Return this GeoDataFrame with the embedding columns joined (a new frame;
             refused when columns of that name already exist) instead of the
@@ -104,8 +110,11 @@ class CaLLiPerAccessor:
         Examples
         --------
         >>> emb = pois.calliper.embed(model)                                # doctest: +SKIP
+        >>> gc.set_default_model(model)                                   # doctest: +SKIP
+        >>> emb = pois.calliper.embed()                                   # doctest: +SKIP
         >>> parks = parks.calliper.embed(model, how="mean", append=True)   # doctest: +SKIP
         """
+        model = resolve_model(model)
         if append:
             check_no_clash(self._obj.columns, embedding_columns(model.embedding_dim))
         emb = embed_geometries(
@@ -119,7 +128,7 @@ class CaLLiPerAccessor:
         )
         return join_embedding(self._obj, emb) if append else emb
 
-    def embed_h3(self, model: CaLLiPer, resolution: int, **kwargs: Any) -> gpd.GeoDataFrame:
+    def embed_h3(self, model: ModelLike | None, resolution: int, **kwargs: Any) -> gpd.GeoDataFrame:
         """Embed the H3 cells covering this frame's geometries.
 
         Shortcut for :func:`geocalliper.spatial.h3cells.embed_h3` ``(model, gdf, resolution,
@@ -132,9 +141,11 @@ class CaLLiPerAccessor:
         """
         from .spatial.h3cells import embed_h3
 
-        return embed_h3(model, self._obj, resolution, **kwargs)
+        return embed_h3(resolve_model(model), self._obj, resolution, **kwargs)
 
-    def embed_grid(self, model: CaLLiPer, resolution: float, **kwargs: Any) -> xarray.DataArray:
+    def embed_grid(
+        self, model: ModelLike | None, resolution: float, **kwargs: Any
+    ) -> xarray.DataArray:
         """Embed a regular raster grid over this frame's extent.
 
         Shortcut for :func:`geocalliper.spatial.raster.embed_grid` ``(model, gdf, resolution,
@@ -146,10 +157,10 @@ class CaLLiPerAccessor:
         """
         from .spatial.raster import embed_grid
 
-        return embed_grid(model, self._obj, resolution, **kwargs)
+        return embed_grid(resolve_model(model), self._obj, resolution, **kwargs)
 
     # ------------------------------------------------------------------ zero-shot
-    def similarity(self, model: CaLLiPer, texts: str | Sequence[str], **kwargs: Any):
+    def similarity(self, model: ModelLike | None, texts: str | Sequence[str], **kwargs: Any):
         """Cosine similarity of each row's place and each text.
 
         Shortcut for :func:`geocalliper.zeroshot.similarity` ``(model, gdf, texts)``.
@@ -160,10 +171,14 @@ class CaLLiPerAccessor:
         """
         from .zeroshot.scoring import similarity
 
-        return similarity(model, self._obj, texts, **kwargs)
+        return similarity(resolve_model(model), self._obj, texts, **kwargs)
 
     def describe(
-        self, model: CaLLiPer, candidates: Sequence[str] | None = None, k: int = 5, **kwargs: Any
+        self,
+        model: ModelLike | None,
+        candidates: Sequence[str] | None = None,
+        k: int = 5,
+        **kwargs: Any,
     ) -> pd.DataFrame:
         """The ``k`` best-matching texts of each row's place (a tidy frame).
 
@@ -175,10 +190,10 @@ class CaLLiPerAccessor:
         """
         from .zeroshot.scoring import describe
 
-        return describe(model, self._obj, candidates, k, **kwargs)
+        return describe(resolve_model(model), self._obj, candidates, k, **kwargs)
 
     def query_grid(
-        self, model: CaLLiPer, text: str | Sequence[str], resolution: float, **kwargs: Any
+        self, model: ModelLike | None, text: str | Sequence[str], resolution: float, **kwargs: Any
     ) -> xarray.DataArray:
         """A similarity raster of ``text`` over this frame's geometries (the study area).
 
@@ -191,10 +206,10 @@ class CaLLiPerAccessor:
         """
         from .zeroshot.maps import query_grid
 
-        return query_grid(model, self._obj, text, resolution, **kwargs)
+        return query_grid(resolve_model(model), self._obj, text, resolution, **kwargs)
 
     def query_h3(
-        self, model: CaLLiPer, text: str | Sequence[str], resolution: int, **kwargs: Any
+        self, model: ModelLike | None, text: str | Sequence[str], resolution: int, **kwargs: Any
     ) -> gpd.GeoDataFrame:
         """The similarity of ``text`` on the H3 cells covering this frame's geometries.
 
@@ -206,11 +221,11 @@ class CaLLiPerAccessor:
         """
         from .zeroshot.maps import query_h3
 
-        return query_h3(model, self._obj, text, resolution, **kwargs)
+        return query_h3(resolve_model(model), self._obj, text, resolution, **kwargs)
 
     def label_grid(
         self,
-        model: CaLLiPer,
+        model: ModelLike | None,
         labels: Sequence[str] | Mapping[str, str],
         resolution: float,
         **kwargs: Any,
@@ -226,11 +241,11 @@ class CaLLiPerAccessor:
         """
         from .zeroshot.maps import label_grid
 
-        return label_grid(model, self._obj, labels, resolution, **kwargs)
+        return label_grid(resolve_model(model), self._obj, labels, resolution, **kwargs)
 
     def label_h3(
         self,
-        model: CaLLiPer,
+        model: ModelLike | None,
         labels: Sequence[str] | Mapping[str, str],
         resolution: int,
         **kwargs: Any,
@@ -245,4 +260,70 @@ class CaLLiPerAccessor:
         """
         from .zeroshot.maps import label_h3
 
-        return label_h3(model, self._obj, labels, resolution, **kwargs)
+        return label_h3(resolve_model(model), self._obj, labels, resolution, **kwargs)
+
+    # ------------------------------------------------------------------ maps
+    def explore(
+        self,
+        model: ModelLike | None = None,
+        *,
+        query: str | None = None,
+        labels: Sequence[str] | Mapping[str, str] | None = None,
+        resolution: float = 50.0,
+        tiles: str | None = "OpenStreetMap",
+        **kwargs: Any,
+    ) -> Any:
+        """An interactive map over this frame, with its rows drawn on top.
+
+        The area is the frame's geometries (for points: their convex hull, two cells
+        around). The embedding grid's RGB preview by default; the similarity to ``query``
+        (:func:`geocalliper.zeroshot.query_grid`) or the best of ``labels``
+        (:func:`geocalliper.zeroshot.label_grid`) when given. Shortcut for
+        :func:`geocalliper.explore` ``(raster, gdf, tiles=tiles, **kwargs)``.
+
+        Parameters
+        ----------
+        model
+            A fitted model or a saved model's folder; default: the default model.
+        query
+            A text: map its similarity instead of the embedding.
+        labels
+            Texts (or ``{name: text}``): map the best-matching one per cell.
+        resolution
+            Cell size in metres of the model's CRS.
+        tiles
+            Basemap tiles (need the network; the overlays do not), or ``None``.
+
+        Returns
+        -------
+        folium.Map
+
+        Examples
+        --------
+        >>> pois.calliper.explore(model)                                 # doctest: +SKIP
+        >>> pois.calliper.explore(model, query="A place of cafe")        # doctest: +SKIP
+        >>> pois.calliper.explore(labels={"food": "A place of Food",
+        ...                               "shop": "A place of Shop"})     # doctest: +SKIP
+        """
+        from .maps.interactive import explore
+
+        model = resolve_model(model)
+        if query is not None and labels is not None:
+            raise ValueError("Give query= or labels=, not both.")
+        area = self._obj
+        if (area.geom_type == "Point").all():  # points: the area is their hull, and around
+            hull = area.to_crs(model.crs_).geometry.union_all().convex_hull
+            area = gpd.GeoSeries([hull.buffer(2 * resolution)], crs=model.crs_)
+        if query is not None:
+            from .zeroshot.maps import query_grid
+
+            raster = query_grid(model, area, query, resolution, progress=False)
+        elif labels is not None:
+            from .zeroshot.maps import label_grid
+
+            raster = label_grid(model, area, labels, resolution, progress=False)
+        else:
+            from .spatial.raster import embed_grid
+
+            raster = embed_grid(model, area, resolution, progress=False)
+        return explore(raster, self._obj, tiles=tiles, **kwargs)

