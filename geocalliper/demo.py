@@ -14,7 +14,7 @@ import os
 import time
 from pathlib import Path
 
-from .io.style import label_colors
+from .io.style import category_colors
 from .io.vector import write_vector
 
 #: label map of the demo: name -> text in the style of the training texts
@@ -177,8 +177,8 @@ def _write_report(summary: dict, path: Path, layers: dict | None = None) -> dict
     written = _report_maps(out, layers or {})
     figure = {
         "rgb": written.get("fig_embedding", "helsinki_rgb.png"),
-        "query": written.get("fig_query", "query_cafe.png"),
-        "labels": written.get("fig_labels", "labels.png"),
+        "query": written.get("fig_query", summary.get("query_png", "query_cafe_preview.png")),
+        "labels": written.get("fig_labels", summary.get("labels_png", "labels_preview.png")),
     }
     figure = {k: Path(v).name for k, v in figure.items()}
     maps = {k: Path(v).name for k, v in written.items() if k.startswith("map_")}
@@ -219,7 +219,7 @@ def _write_report(summary: dict, path: Path, layers: dict | None = None) -> dict
             "Colours: "
             + ", ".join(
                 f"{name} `{colour}`"
-                for name, colour in zip(DEMO_LABELS, label_colors(len(DEMO_LABELS)), strict=True)
+                for name, colour in zip(DEMO_LABELS, category_colors(DEMO_LABELS), strict=True)
             )
             + ".",
         ),
@@ -245,14 +245,14 @@ def _write_report(summary: dict, path: Path, layers: dict | None = None) -> dict
                     "QGIS: Layer > Add Vector Layer",
                 ),
                 (
-                    "`query_cafe.tif`, `query_cafe.png`",
+                    "`query_cafe.tif` (+ `.qml`), `query_cafe_preview.png`",
                     f'similarity to "{DEMO_QUERY}"',
                     "QGIS: singleband pseudocolor",
                 ),
                 (
-                    "`labels.tif`, `labels.png`",
+                    "`labels.tif` (+ `.qml`), `labels_preview.png`",
                     "best-matching label per cell: " + ", ".join(DEMO_LABELS),
-                    "QGIS: shows the legend (keep `labels.tif.aux.xml` beside it)",
+                    "QGIS: the .qml beside it gives the named legend",
                 ),
                 (
                     f"`{Path(summary.get('embeddings', 'helsinki_poi_embeddings')).name}`",

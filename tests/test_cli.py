@@ -43,7 +43,8 @@ def test_demo_writes_model_and_embedding_table(tmp_path: Path, cli) -> None:
     nxt = gpd.read_file(out / "simulated_next_places.gpkg", layer="simulated_next_places")
     assert nxt["simulated"].all() and len(nxt) == 30
     report = (out / "report.md").read_text()
-    assert "simulated" in report and "query_cafe.png" in report and "labels.png" in report
+    assert "simulated" in report and "query_cafe_preview.png" in report
+    assert "labels_preview.png" in report
     assert "QGIS" in res.stdout and "SIMULATED" in res.stdout
     assert not list(out.rglob("*.tmp")) and not list(out.rglob("*.part*"))
 
