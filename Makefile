@@ -2,13 +2,14 @@
 #   make demo   - create .venv, install torch (CPU) + geocalliper, pre-train on the bundled Helsinki OSM extract
 #   make test   - the same set-up plus the test tools, then run the tests
 #   make docs   - build the documentation site into site/ (mkdocs build --strict)
+#   make qgis-plugin - build the QGIS Processing plugin zip, dist/geocalliper_processing.zip
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 TORCH  ?= torch==2.13.0
 export HF_HUB_OFFLINE := 1
 
-.PHONY: demo test lint docs bench clean
+.PHONY: demo test lint docs bench clean qgis-plugin
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +31,11 @@ docs: $(VENV)/.installed
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check geocalliper tests benchmarks examples
+	$(BIN)/ruff check geocalliper tests benchmarks examples qgis_plugin
+
+# the plugin zip needs only the standard library: no virtual environment
+qgis-plugin:
+	$(PYTHON) qgis_plugin/tools/build_zip.py dist/geocalliper_processing.zip
 
 clean:
-	rm -rf $(VENV) geocalliper-demo .pytest_cache site
+	rm -rf $(VENV) geocalliper-demo .pytest_cache site dist/geocalliper_processing.zip
