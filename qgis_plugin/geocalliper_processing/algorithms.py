@@ -114,13 +114,20 @@ class GeocalliperAlgorithm(QgsProcessingAlgorithm):
         name: str,
         context: QgsProcessingContext,
         feedback: QgsProcessingFeedback,
+        osm: bool = False,
     ) -> str:
         """The file of the layer in parameter ``name``, exported to a temporary GeoPackage
-        unless it is a whole single-layer file the command reads."""
+        unless it is a whole single-layer file the command reads.
+
+        With ``osm``, a whole layer of an ``.osm.pbf`` file is handed over as the file
+        itself: the command reads all its POIs (points and areas) with their OSM tags.
+        """
+        formats = [*COMPATIBLE_FORMATS, "pbf"] if osm else COMPATIBLE_FORMATS
         path, layer = self.parameterAsCompatibleSourceLayerPathAndLayerName(
-            parameters, name, context, COMPATIBLE_FORMATS, "gpkg", feedback
+            parameters, name, context, formats, "gpkg", feedback
         )
-        if layer and _layer_count(path) != 1:  # the command reads a file's first layer
+        whole_osm = osm and path.lower().endswith(".pbf")
+        if layer and not whole_osm and _layer_count(path) != 1:  # the command reads layer 1
             path = self.parameterAsCompatibleSourceLayerPath(
                 parameters, name, context, [], "gpkg", feedback
             )
@@ -218,8 +225,10 @@ class PretrainAlgorithm(GeocalliperAlgorithm):
         "<p>Trains CaLLiPer on a layer of points of interest: each point's text (a field, "
         "or a template such as <code>A place of {fclass}</code>) teaches the model what is "
         "where. Writes a model folder (config.json + model.safetensors) that the other "
-        "algorithms use.</p><p>Without a text field or template, OSM tags of a .osm.pbf "
-        "layer or a field called <code>text</code> are used.</p>"
+        "algorithms use.</p><p>A layer of an .osm.pbf file is read as the whole file: all "
+        "its POIs, points and areas, described by their OSM tags (no text field needed). "
+        "Otherwise, without a text field or template, a field called <code>text</code> "
+        "is used.</p>"
     )
 
     def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:
@@ -264,7 +273,7 @@ class PretrainAlgorithm(GeocalliperAlgorithm):
 
     def command(self, parameters, context, feedback):
         """``geocalliper pretrain POIS --out FOLDER [--text …] --max-steps N --seed S``."""
-        pois = self.source_path(parameters, "INPUT", context, feedback)
+        pois = self.source_path(parameters, "INPUT", context, feedback, osm=True)
         out = self.parameterAsString(parameters, "OUTPUT", context)
         args = ["pretrain", pois, "--out", out]
         field = _optional_field(self, parameters, "TEXT_FIELD", context)
