@@ -110,6 +110,38 @@ def _convex_hull(layer):
     return area
 
 
+def _maps(processing, args, pois, hull, model, work, out, query_params, feedback) -> None:
+    """Pre-train (unless ``model`` exists), make and render the query and label maps."""
+    if not (model / "config.json").exists():
+        params = {"INPUT": pois, "MAX_STEPS": args.steps, "OUTPUT": str(model)}
+        processing.run("geocalliper:pretrain", params, feedback=feedback)
+    query = processing.run("geocalliper:query", query_params, feedback=feedback)["OUTPUT"]
+    label_params = {
+        "MODEL": str(model),
+        "AREA": hull,
+        "LABELS": LABELS,
+        "RESOLUTION": args.resolution,
+        "OUTPUT": str(work / "labels.tif"),
+    }
+    labels = processing.run("geocalliper:label", label_params, feedback=feedback)["OUTPUT"]
+
+    from qgis.core import QgsMarkerSymbol, QgsRasterLayer
+
+    pois.setRenderer(pois.renderer().clone())
+    dots = QgsMarkerSymbol.createSimple(
+        {"name": "circle", "size": "0.9", "color": "40,40,40,150", "outline_style": "no"}
+    )
+    pois.renderer().setSymbol(dots)
+    query_layer = QgsRasterLayer(query, "A place of cafe")
+    if not query_layer.styleURI() or not Path(query).with_suffix(".qml").exists():
+        _pseudocolor(query_layer)
+    label_layer = QgsRasterLayer(labels, "labels")
+    extent = query_layer.extent()
+    extent.scale(1.04)
+    _render([pois, query_layer], extent, query_layer.crs(), out / "plugin-query-map.png")
+    _render([label_layer], extent, label_layer.crs(), out / "plugin-label-map.png")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Make the pictures; the return value is the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -119,6 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", default=None, help="folder for the model and maps")
     parser.add_argument("--steps", type=int, default=600, help="pre-training steps")
     parser.add_argument("--resolution", type=float, default=50.0, help="map cell size (m)")
+    parser.add_argument(
+        "--dialog-only", action="store_true", help="only grab the dialog (no model, no maps)"
+    )
     args = parser.parse_args(argv)
     os.environ["GEOCALLIPER_EXECUTABLE"] = str(Path(args.geocalliper).absolute())
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -154,9 +189,6 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("QGIS cannot open the Helsinki extract's points layer.")
     hull = _convex_hull(pois)
     model = work / "model"
-    if not (model / "config.json").exists():
-        params = {"INPUT": pois, "MAX_STEPS": args.steps, "OUTPUT": str(model)}
-        processing.run("geocalliper:pretrain", params, feedback=feedback)
     query_params = {
         "MODEL": str(model),
         "AREA": hull,
@@ -164,32 +196,8 @@ def main(argv: list[str] | None = None) -> int:
         "RESOLUTION": args.resolution,
         "OUTPUT": str(work / "query_cafe.tif"),
     }
-    query = processing.run("geocalliper:query", query_params, feedback=feedback)["OUTPUT"]
-    label_params = {
-        "MODEL": str(model),
-        "AREA": hull,
-        "LABELS": LABELS,
-        "RESOLUTION": args.resolution,
-        "OUTPUT": str(work / "labels.tif"),
-    }
-    labels = processing.run("geocalliper:label", label_params, feedback=feedback)["OUTPUT"]
-
-    from qgis.core import QgsMarkerSymbol, QgsRasterLayer
-
-    pois.setRenderer(pois.renderer().clone())
-    dots = QgsMarkerSymbol.createSimple(
-        {"name": "circle", "size": "0.9", "color": "40,40,40,150", "outline_style": "no"}
-    )
-    pois.renderer().setSymbol(dots)
-    query_layer = QgsRasterLayer(query, "A place of cafe")
-    if not query_layer.styleURI() or not Path(query).with_suffix(".qml").exists():
-        _pseudocolor(query_layer)
-    label_layer = QgsRasterLayer(labels, "labels")
-    extent = query_layer.extent()
-    extent.scale(1.04)
-    _render([pois, query_layer], extent, query_layer.crs(), out / "plugin-query-map.png")
-    _render([label_layer], extent, label_layer.crs(), out / "plugin-label-map.png")
-
+    if not args.dialog_only:
+        _maps(processing, args, pois, hull, model, work, out, query_params, feedback)
     dialog = processing.createAlgorithmDialog("geocalliper:query", query_params)
     dialog.resize(900, 640)
     dialog.show()
