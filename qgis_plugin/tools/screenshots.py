@@ -198,7 +198,13 @@ def main(argv: list[str] | None = None) -> int:
     }
     if not args.dialog_only:
         _maps(processing, args, pois, hull, model, work, out, query_params, feedback)
-    dialog = processing.createAlgorithmDialog("geocalliper:query", query_params)
+    from processing.gui.AlgorithmDialog import AlgorithmDialog
+
+    # processing.createAlgorithmDialog needs the desktop's iface; the dialog itself does not
+    algorithm = QgsApplication.processingRegistry().createAlgorithmById("geocalliper:query")
+    dialog = AlgorithmDialog(algorithm, False, None)
+    if hasattr(dialog, "setParameters"):  # QGIS 3.24 and later: show the parameters used
+        dialog.setParameters(query_params)
     dialog.resize(900, 640)
     dialog.show()
     for _ in range(5):
