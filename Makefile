@@ -3,13 +3,14 @@
 #   make test   - the same set-up plus the test tools, then run the tests
 #   make docs   - build the documentation site into site/ (mkdocs build --strict)
 #   make notebooks - execute docs/notebooks/*.py into the .ipynb the docs show (commit them)
+#   make qgis-plugin - build the QGIS Processing plugin zip, dist/geocalliper_processing.zip
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 TORCH  ?= torch==2.13.0
 export HF_HUB_OFFLINE := 1
 
-.PHONY: demo test lint docs notebooks bench clean
+.PHONY: demo test lint docs notebooks bench clean qgis-plugin
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,7 +37,11 @@ notebooks: $(VENV)/.installed
 	$(BIN)/python docs/notebooks/_execute.py
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check geocalliper tests benchmarks examples
+	$(BIN)/ruff check geocalliper tests benchmarks examples qgis_plugin
+
+# the plugin zip needs only the standard library: no virtual environment
+qgis-plugin:
+	$(PYTHON) qgis_plugin/tools/build_zip.py dist/geocalliper_processing.zip
 
 clean:
-	rm -rf $(VENV) geocalliper-demo .pytest_cache site
+	rm -rf $(VENV) geocalliper-demo .pytest_cache site dist/geocalliper_processing.zip
