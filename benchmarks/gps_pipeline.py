@@ -46,9 +46,13 @@ import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = Path(  # GEOCALLIPER_DATA: the one data variable of tests and examples too
-    os.environ.get("GEOCALLIPER_DATA") or ROOT.parent / "shared" / "data"
-) / "geolife-gps" / "geolife_long_10_MB"
+DATA = (
+    Path(  # GEOCALLIPER_DATA: the one data variable of tests and examples too
+        os.environ.get("GEOCALLIPER_DATA") or ROOT.parent / "shared" / "data"
+    )
+    / "geolife-gps"
+    / "geolife_long_10_MB"
+)
 RESULTS = ROOT / "benchmarks" / "results" / "gps_pipeline.json"
 SIDES = ("geocalliper", "trackintel")
 

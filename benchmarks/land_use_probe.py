@@ -68,9 +68,7 @@ from zero_shot import metrics, top_categories  # noqa: E402
 import geocalliper  # noqa: E402
 
 DEFAULT_DATA = Path(  # GEOCALLIPER_DATA: the one data variable of tests and examples too
-
     os.environ.get("GEOCALLIPER_DATA") or ROOT.parent / "shared" / "data"
-
 )
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "land_use_probe.json"
 BUDGETS = (0.01, 0.1, 1.0)

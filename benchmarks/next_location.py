@@ -333,6 +333,11 @@ def summary_table(results: dict[str, Any]) -> str:
         head = [
             f"{s}, {'all targets' if sub == 'all' else 'masked targets'}"
             + (f" (n {_n(res[s], sub)})" if _n(res[s], sub) else "")
+            + (
+                f", seeds {res[s]['seeds']} only"
+                if res[s].get("seeds", results["seeds"]) != results["seeds"]
+                else ""
+            )
             for s, sub in cols
         ]
         lines += [

@@ -68,9 +68,7 @@ from geocalliper.spatial.h3cells import embed_h3  # noqa: E402
 from geocalliper.spatial.raster import embed_grid, to_rgb  # noqa: E402
 
 DEFAULT_DATA = Path(  # GEOCALLIPER_DATA: the one data variable of tests and examples too
-
     os.environ.get("GEOCALLIPER_DATA") or ROOT.parent / "shared" / "data"
-
 )
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "raster_h3.json"
 SHARE_TARGET = 0.80  # raster cells/s as a share of embed_coords points/s

@@ -67,9 +67,7 @@ import geocalliper  # noqa: E402
 from geocalliper import CaLLiPer, TextEncoder  # noqa: E402
 
 DEFAULT_DATA = Path(  # GEOCALLIPER_DATA: the one data variable of tests and examples too
-
     os.environ.get("GEOCALLIPER_DATA") or ROOT.parent / "shared" / "data"
-
 )
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "semantic_probe.json"
 TOP = 5

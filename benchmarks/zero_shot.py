@@ -78,9 +78,7 @@ from geocalliper.io.poi import humanize  # noqa: E402
 from geocalliper.zeroshot import logit_scale  # noqa: E402
 
 DEFAULT_DATA = Path(  # GEOCALLIPER_DATA: the one data variable of tests and examples too
-
     os.environ.get("GEOCALLIPER_DATA") or ROOT.parent / "shared" / "data"
-
 )
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "zero_shot.json"
 TEMPLATE = "A place of {}"
