@@ -330,7 +330,8 @@ def test_a_failing_command_reports_its_error(runs, data) -> None:
     the subcommand and its exit status; no output file is left."""
     record = runs["failing"]
     assert record["error"] is not None and record["results"] is None
-    log = "\n".join(record["log"])
+    # what the user sees: the algorithm's error message and the streamed log
+    log = "\n".join([record["error"], *record["log"]])
     assert "geocalliper query failed (exit status 2)" in log
     assert "geocalliper: error:" in log
     assert not (Path(data["folder"]) / "failed.tif").exists()
@@ -341,7 +342,7 @@ def test_a_missing_executable_is_a_clear_error(runs, data) -> None:
     setting to change."""
     record = runs["missing"]
     assert record["error"] is not None
-    log = "\n".join(record["log"])
+    log = "\n".join([record["error"], *record["log"]])
     assert "/nonexistent/geocalliper" in log
     assert "Processing > Providers > geocalliper" in log
     assert not (Path(data["folder"]) / "model-missing").exists()
@@ -352,6 +353,6 @@ def test_cancel_stops_the_command(runs, data) -> None:
     algorithm returns soon after, and no model folder is written."""
     record = runs["cancelled"]
     assert record["error"] is not None
-    assert any("Cancelled" in line for line in record["log"]), record["log"]
+    assert any("Cancelled" in line for line in [record["error"], *record["log"]]), record
     assert record["seconds"] < 60
     assert not (Path(data["folder"]) / "model-cancelled").exists()
