@@ -30,6 +30,9 @@ collect_ignore = [
         "geotiff", "persistence", "poi", "vector",
     )
 ]  # fmt: skip
+#: run by the system Python that has PyQGIS (tests/test_qgis_plugin.py), never importable
+#: here: --doctest-modules would import it while collecting tests/
+collect_ignore.append("tests/_qgis_run.py")
 
 
 @pytest.fixture(scope="session", autouse=True)
