@@ -92,7 +92,9 @@ def test_geotiff_round_trip(fitted: gc.CaLLiPer, grid_3067, tmp_path: Path) -> N
             values = src.read()
         np.testing.assert_array_equal(values, grid_3067.values)
         np.testing.assert_allclose(values, embed_at_centres(fitted, grid_3067), atol=1e-5)
-    assert sorted(os.listdir(tmp_path)) == ["grid-False.tif", "grid-True.tif"]
+    # each GeoTIFF with its QGIS style
+    want = ["grid-False.qml", "grid-False.tif", "grid-True.qml", "grid-True.tif"]
+    assert sorted(os.listdir(tmp_path)) == want
     umask = os.umask(0)
     os.umask(umask)
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # not a private temporary file

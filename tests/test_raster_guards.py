@@ -160,8 +160,11 @@ def test_temporaries_of_a_killed_write_are_named_after_the_target_and_removed_ne
     left = sorted(p.name for p in tmp_path.iterdir())
     assert left, "the killed write left nothing to clean: the test did not kill it mid-write"
     assert not target.exists()
+    # the file and its side files (QGIS style, world file, PAM) travel together
+    stem = Path(name).stem
+    own = {name, f"{stem}.qml", f"{stem}.pgw", f"{name}.aux.xml"}
     for leftover in left:  # predictable, and never mistaken for an output file
-        assert leftover.startswith(f".{name}{TEMP_TAG}"), leftover
+        assert any(leftover.startswith(f".{n}{TEMP_TAG}") for n in own), leftover
         assert Path(leftover).suffix not in OUTPUT_SUFFIXES, leftover
     assert sorted(p.name for p in stale_temporaries(tmp_path)) == left
 
@@ -175,7 +178,8 @@ def test_temporaries_of_a_killed_write_are_named_after_the_target_and_removed_ne
             write_png(to_rgb(da.fillna(0) + np.arange(64).reshape(8, 8)), target)
         else:
             to_geotiff(da, target, cog=kind == "cog", progress=False)
-    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+    after = sorted(p.name for p in tmp_path.iterdir())
+    assert name in after and set(after) <= own, after  # no temporary is left
 
 
 def test_clean_removes_only_stale_temporaries(tmp_path):
@@ -219,13 +223,15 @@ def test_disk_full_is_one_clear_error_and_leaves_the_old_file(tiny_disk, cog):
     target = tiny_disk / "out.tif"
     old = to_geotiff(_raster(np.ones((2, 16, 16), dtype=np.float32)), target, cog=cog)
     before = old.read_bytes()
+    style = (tiny_disk / "out.qml").read_bytes()
     noise = np.random.default_rng(0).random((128, 200, 200), dtype=np.float32)
     with pytest.raises(DiskFullError, match="No space left on device") as info:
         to_geotiff(_raster(noise), target, cog=cog, progress=False)
     assert info.value.errno == errno.ENOSPC and isinstance(info.value, OSError)
     assert str(tiny_disk) in str(info.value)
-    assert [p.name for p in tiny_disk.iterdir()] == ["out.tif"]  # no partial output
-    assert target.read_bytes() == before
+    # no partial output: the old file and its style, unchanged
+    assert sorted(p.name for p in tiny_disk.iterdir()) == ["out.qml", "out.tif"]
+    assert target.read_bytes() == before and (tiny_disk / "out.qml").read_bytes() == style
     with rasterio.open(target) as src:
         assert src.count == 2
 

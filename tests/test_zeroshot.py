@@ -458,7 +458,7 @@ def test_cli_query_and_label(saved, tmp_path, cli) -> None:
     assert res.returncode == 0, res.stderr
     assert "Labelled 400 cells" in res.stdout
     with rasterio.open(tmp_path / "l.tif") as src:
-        assert src.colormap(1)[0][:3] == (0x1F, 0x77, 0xB4)
+        assert src.colormap(1)[0][:3] == (0xFF, 0x7F, 0x00)  # "cafe" is food: orange
         assert json.loads(src.tags(1)["CATEGORY_NAMES"]) == list(LABELS)
     with rasterio.open(tmp_path / "l-probability.tif") as src:
         assert src.descriptions == tuple(LABELS)
