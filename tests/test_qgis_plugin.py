@@ -61,10 +61,7 @@ def qgis(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     cli = Path(sys.executable).with_name("geocalliper")
     assert cli.exists(), f"no geocalliper executable beside {sys.executable}"
     wrapper.write_text(
-        "#!/bin/sh\n"
-        f'export HOME="{Path.home()}"\n'
-        f'export PYTHONPATH="{ROOT}"\n'
-        f'exec "{cli}" "$@"\n'
+        f'#!/bin/sh\nexport HOME="{Path.home()}"\nexport PYTHONPATH="{ROOT}"\nexec "{cli}" "$@"\n'
     )
     wrapper.chmod(0o755)
     env = dict(
@@ -134,8 +131,6 @@ def test_qgis_process_lists_every_algorithm(qgis: dict[str, str]) -> None:
     assert "geocalliper" in done.stdout
     for name in ALGORITHMS:
         assert f"geocalliper:{name}" in done.stdout, name
-
-
 
 
 @pytest.fixture(scope="module")
