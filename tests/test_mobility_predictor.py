@@ -352,6 +352,37 @@ def test_revisit_term_matches_its_formula():
             assert float(got[q, c]) == pytest.approx(expected, rel=1e-5, abs=1e-6)
 
 
+def test_sparse_revisits_match_the_dense_kernel_and_its_gradient():
+    """The revisit term is summed sparsely (a cut-off at REVISIT_CUTOFF widths, each
+    distinct position measured once); it must equal the dense sum over all window
+    visits and candidates, in value and in the width's gradient, for any query subset."""
+    from geocalliper.mobility.module import REVISIT_GAIN, window_mask
+
+    torch.manual_seed(1)
+    m = MHSA(5, 2, location_dim=4, inductive=True, d_model=8, n_layers=1, n_heads=2, ff_dim=16)
+    with torch.no_grad():
+        m.revisit_log_width.fill_(math.log(400.0) / REVISIT_GAIN)
+    b, length, n_cand = 3, 40, 300
+    day = torch.sort(torch.randint(0, 30, (b, length)), dim=1).values
+    query_day = day + torch.randint(0, 2, (b, length))
+    ok = torch.rand(b, length) > 0.1
+    places = torch.rand(60, 2) * 5000.0
+    tok = places[torch.randint(0, 60, (b, length))]  # revisited places repeat exactly
+    cand = torch.cat([places, torch.rand(n_cand - 60, 2) * 5000.0])
+    allowed = window_mask(day, query_day, ok, m.history_days).float()
+    dist = torch.cdist(tok, cand.expand(b, -1, -1), compute_mode="donot_use_mm_for_euclid_dist")
+    dense = torch.log1p(allowed @ torch.exp(-dist / (REVISIT_GAIN * m.revisit_log_width).exp()))
+    sparse = m.revisits(day, query_day, ok, tok, cand)
+    assert sparse.shape == (b, length, n_cand)
+    torch.testing.assert_close(sparse, dense, rtol=1e-5, atol=1e-6)
+    (g_dense,) = torch.autograd.grad(dense.sum(), m.revisit_log_width)
+    (g_sparse,) = torch.autograd.grad(sparse.sum(), m.revisit_log_width)
+    torch.testing.assert_close(g_sparse, g_dense, rtol=1e-4, atol=0.0)
+    rows, cols = torch.tensor([2, 0, 1, 2]), torch.tensor([39, 5, 0, 17])
+    some = m.revisits(day, query_day, ok, tok, cand, rows, cols)
+    torch.testing.assert_close(some, dense.detach()[rows, cols], rtol=1e-5, atol=1e-6)
+
+
 def test_place_features_match_their_definition():
     from geocalliper.mobility.module import DISTANCE_KNOTS, N_PLACE_FEATURES
 

@@ -31,6 +31,9 @@ REVISIT_GAIN = 10.0
 #: knots of the distance term, in ``log1p(metres / DISTANCE_UNIT_M)`` (0 m … 55 km)
 DISTANCE_KNOTS = (0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0)
 DISTANCE_UNIT_M = 50.0
+#: the revisit kernel ignores candidates farther than this many widths from a visit
+#: (each such term is below exp(-30), about 1e-13)
+REVISIT_CUTOFF = 30.0
 #: features of a window's place: log1p(window visits), log1p(hours since the latest),
 #: is the last visit's place, log1p(distance from the last visit / 50 m)
 N_PLACE_FEATURES = 4
@@ -71,6 +74,15 @@ def window_mask(
     recent = day[:, None, :] >= (query_day[:, :, None] - history_days)
     allowed = causal[None] & recent & key_ok[:, None, :]
     return allowed | torch.eye(length, dtype=torch.bool, device=day.device)[None]
+
+
+def _unique_first(keys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Distinct ``keys``, the index of one occurrence of each, and each key's position
+    among the distinct ones (1-D :func:`torch.unique` is fast; ``dim=0`` is not)."""
+    uniq, inverse = torch.unique(keys, return_inverse=True)
+    first = torch.zeros(len(uniq), dtype=torch.long, device=keys.device)
+    first.scatter_(0, inverse, torch.arange(len(keys), device=keys.device))
+    return uniq, first, inverse
 
 
 class MHSA(nn.Module):
@@ -229,16 +241,53 @@ class MHSA(nn.Module):
         key_ok: torch.Tensor,
         token_xy: torch.Tensor,
         cand_xy: torch.Tensor,
+        rows: torch.Tensor | None = None,
+        cols: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """``(B, L, C)``: ``log(1 + sum over the query's window of exp(-d / width))``,
-        with ``d`` the distance in metres from each window visit to each candidate.
+        """``log(1 + sum over the query's window of exp(-d / width))`` for every
+        candidate, with ``d`` the distance in metres from each window visit to it.
 
         ``token_xy`` (B, L, 2) and ``cand_xy`` (C, 2) are projected metres (centred).
+        The queries are the tokens ``(rows[i], cols[i])``: the result is ``(M, C)``;
+        without ``rows``/``cols`` every token is a query and the result is ``(B, L, C)``.
+
+        The kernel is summed sparsely: a window visit counts only for the candidates
+        within :data:`REVISIT_CUTOFF` widths of it (each left-out term is below
+        ``exp(-REVISIT_CUTOFF)``), and each distinct visited position is measured once.
         """
-        allowed = window_mask(day, query_day, key_ok, self.history_days).to(token_xy.dtype)
-        dist = torch.cdist(token_xy, cand_xy.expand(token_xy.shape[0], -1, -1))
-        near = torch.exp(-dist / (REVISIT_GAIN * self.revisit_log_width).exp())
-        return torch.log1p(allowed @ near)
+        b, length = day.shape
+        full = rows is None
+        if full:
+            rows = torch.arange(b, device=day.device).repeat_interleave(length)
+            cols = torch.arange(length, device=day.device).repeat(b)
+        allowed = window_mask(day, query_day, key_ok, self.history_days)[rows, cols]  # (M, L)
+        width = (REVISIT_GAIN * self.revisit_log_width).exp()
+        n_query, n_cand = len(rows), len(cand_xy)
+        q_idx, k_idx = allowed.nonzero(as_tuple=True)
+        # distinct visited positions, and how often each query's window holds each
+        key_xy = token_xy[rows[q_idx], k_idx].detach().float().contiguous()
+        bits = key_xy.view(torch.int32).to(torch.int64)  # exact: a position's float bits
+        _, first_of, place_of = _unique_first(bits[:, 0] * (1 << 32) + (bits[:, 1] & 0xFFFFFFFF))
+        places = key_xy[first_of].to(cand_xy.dtype)
+        pair, weight = torch.unique(q_idx * len(places) + place_of, return_counts=True)
+        pair_q, pair_p = pair // len(places), pair % len(places)
+        dist = torch.cdist(places, cand_xy, compute_mode="donot_use_mm_for_euclid_dist")
+        near_p, near_c = (dist < REVISIT_CUTOFF * width.detach()).nonzero(as_tuple=True)
+        near = torch.exp(-dist[near_p, near_c] / width)  # sorted by place
+        n_near = torch.bincount(near_p, minlength=len(places))
+        first = torch.cumsum(n_near, 0) - n_near
+        # every (query, place) pair times every candidate near that place
+        reps = n_near[pair_p]
+        pair_of = torch.repeat_interleave(torch.arange(len(pair), device=day.device), reps)
+        offset = torch.arange(len(pair_of), device=day.device) - torch.repeat_interleave(
+            torch.cumsum(reps, 0) - reps, reps
+        )
+        entry = first[pair_p][pair_of] + offset
+        values = weight[pair_of].to(near.dtype) * near[entry]
+        flat = pair_q[pair_of] * n_cand + near_c[entry]
+        total = torch.zeros(n_query * n_cand, device=day.device, dtype=near.dtype)
+        out = torch.log1p(total.index_add(0, flat, values)).view(n_query, n_cand)
+        return out.view(b, length, n_cand) if full else out
 
     def place_features(
         self,

@@ -53,7 +53,7 @@ _HEADS = ("closed", "inductive")
 _RUNTIME_PARAMS = ("calliper", "device", "progress")
 #: scoring batches: chunks × (longest chunk)² at most (bounds the attention maps' memory)
 EVAL_CELLS = 2_000_000
-#: scoring with place features: queries per block (a block holds a few queries × candidates maps)
+#: inductive scoring: queries per block (a block holds a few queries × candidates maps)
 PLACE_ROWS = 1024
 
 
@@ -524,17 +524,22 @@ class NextLocationPredictor(ParamsMixin, FittedModuleMixin):
                 batch.key_ok,
             )[batch.scored]
             if inductive:
-                revisits = module.revisits(
-                    batch.day, batch.query_day, batch.key_ok, visit[..., -2:], cand[:, -2:]
-                )[batch.scored]
+                rows, cols = batch.scored.nonzero(as_tuple=True)
+                token_cand = None
                 if place:
                     token_cand = torch.where(
                         batch.rows >= 0, visit_cand[batch.rows.clamp(min=0)], -1
                     )
-                    rows, cols = batch.scored.nonzero(as_tuple=True)
-                    parts = []
-                    for i in range(0, len(rows), PLACE_ROWS):
-                        sl = slice(i, i + PLACE_ROWS)
+                parts = []
+                # blocks of queries bound the (queries × candidates) maps' memory
+                for i in range(0, len(rows), PLACE_ROWS):
+                    sl = slice(i, i + PLACE_ROWS)
+                    args = (batch.day, batch.query_day, batch.key_ok)
+                    revisits = module.revisits(
+                        *args, visit[..., -2:], cand[:, -2:], rows[sl], cols[sl]
+                    )
+                    feats = None
+                    if place:
                         feats = module.place_features(
                             batch.day,
                             batch.feats,
@@ -546,14 +551,10 @@ class NextLocationPredictor(ParamsMixin, FittedModuleMixin):
                             rows[sl],
                             cols[sl],
                         )
-                        parts.append(
-                            module.inductive_logits(
-                                hidden[sl], cand_vec, bias_idx, revisits[sl], feats
-                            )
-                        )
-                    scores = torch.cat(parts) if parts else revisits[:0]
-                else:
-                    scores = module.inductive_logits(hidden, cand_vec, bias_idx, revisits)
+                    parts.append(
+                        module.inductive_logits(hidden[sl], cand_vec, bias_idx, revisits, feats)
+                    )
+                scores = torch.cat(parts) if parts else hidden.new_zeros((0, len(cand)))
             else:
                 logits = module.closed_logits(hidden)
                 scores = torch.full(

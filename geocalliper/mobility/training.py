@@ -74,21 +74,20 @@ def batch_loss(
     hidden = module(
         loc_idx, loc_emb, batch.feats, user_idx, batch.day, batch.query_day, batch.key_ok
     )[batch.scored]
-    revisits = None
-    if module.inductive:
-        vocab = vocab_emb.to(device)
-        revisits = module.revisits(
-            batch.day, batch.query_day, batch.key_ok, visit[..., -2:], vocab[:, -2:]
-        )[batch.scored]
     target = torch.from_numpy(seqs.loc_idx[batch.target_rows.cpu().numpy()] - 2).to(device)
     known = target >= 0
     hidden, target = hidden[known], target[known]
     if len(target) == 0:
         return hidden.sum() * 0.0, 0
     if module.inductive:
+        vocab = vocab_emb.to(device)
+        rows, cols = batch.scored.nonzero(as_tuple=True)
+        rows, cols = rows[known], cols[known]
+        revisits = module.revisits(
+            batch.day, batch.query_day, batch.key_ok, visit[..., -2:], vocab[:, -2:], rows, cols
+        )
         place = None
         if module.place_in is not None:
-            rows, cols = batch.scored.nonzero(as_tuple=True)
             place = module.place_features(
                 batch.day,
                 batch.feats,
@@ -97,11 +96,11 @@ def batch_loss(
                 token_cand,
                 visit[..., -2:],
                 vocab[:, -2:],
-                rows[known],
-                cols[known],
+                rows,
+                cols,
             )
         logits = module.inductive_logits(
-            hidden, module.candidate_vectors(vocab[:, :-2]), bias_idx, revisits[known], place
+            hidden, module.candidate_vectors(vocab[:, :-2]), bias_idx, revisits, place
         )
     else:
         logits = module.closed_logits(hidden)
