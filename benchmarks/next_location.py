@@ -507,6 +507,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     "rank_seconds": [r["rank_seconds"] for r in rs],
                 }
             res[setting] = block
+            results["datasets"][ds] = res
+            # a long run keeps what it has finished (``partial``) if it is stopped
+            results["total_seconds"] = time.perf_counter() - t_start
+            _write_json(args.out, {**results, "partial": True})
         results["datasets"][ds] = res
     results["total_seconds"] = time.perf_counter() - t_start
     table = markdown(results)
@@ -519,9 +523,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for v, lat in results["datasets"]["fsq"]["latency"].items():
             print(f"  {v}: p50 {lat['p50_ms']:.1f} ms, p95 {lat['p95_ms']:.1f} ms")
     print(f"\ntotal {results['total_seconds'] / 60:.1f} min")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2))
+    _write_json(args.out, results)
     return results
+
+
+def _write_json(path: Path, results: dict[str, Any]) -> None:
+    """Write ``results`` atomically (a stopped run never leaves half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_text(json.dumps(results, indent=2))
+    os.replace(tmp, path)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 import warnings
+from types import SimpleNamespace
 
 import geopandas as gpd
 import numpy as np
@@ -32,7 +33,12 @@ from geocalliper.mobility import (
 )
 from geocalliper.mobility.metrics import accuracy_at_k, mean_reciprocal_rank, ndcg_at_k
 from geocalliper.mobility.module import window_mask
-from geocalliper.mobility.sequences import Sequences, build_sequences, iter_budget_batches
+from geocalliper.mobility.sequences import (
+    Sequences,
+    build_sequences,
+    iter_budget_batches,
+    iter_chunk_batches,
+)
 from geocalliper.mobility.staypoints import haversine_m
 
 
@@ -293,3 +299,23 @@ def test_budget_batches_cover_every_chunk_once_within_the_budget() -> None:
     for ids, nxt in itertools.pairwise(batches):
         wider = max(lengths[ids].max(), lengths[nxt[0]])
         assert (len(ids) + 1) * wider**2 > 20_000 or len(ids) == 50
+
+
+def test_length_batches_cover_every_chunk_once_with_less_padding():
+    """Training batches by length: every chunk once per epoch, batches differ between
+    epochs (jitter, shuffled order), and far less padding than random batches."""
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(5, 200, 400)
+    seqs = SimpleNamespace(chunks=np.stack([np.zeros(400), np.ones(400), lengths], 1).astype(int))
+
+    def padding(batches):
+        return sum(int(lengths[b].max() * len(b) - lengths[b].sum()) for b in batches)
+
+    a = list(iter_chunk_batches(seqs, 8, np.random.default_rng(1), by_length=True))
+    b = list(iter_chunk_batches(seqs, 8, np.random.default_rng(2), by_length=True))
+    shuffled = list(iter_chunk_batches(seqs, 8, np.random.default_rng(1)))
+    for batches in (a, b, shuffled):
+        assert sorted(np.concatenate(batches).tolist()) == list(range(400))
+        assert max(len(x) for x in batches) == 8
+    assert [x.tolist() for x in a] != [x.tolist() for x in b]
+    assert padding(a) < 0.2 * padding(shuffled)

@@ -193,9 +193,45 @@ def make_batch(seqs: Sequences, chunk_ids: np.ndarray) -> Batch:
     )
 
 
-def iter_chunk_batches(seqs: Sequences, batch_chunks: int, rng: np.random.Generator | None = None):
-    """Yield batches of chunk ids: shuffled with ``rng``, else in order."""
+#: tokens of random jitter on a chunk's length when batching by length (so that the
+#: batches differ from epoch to epoch)
+LENGTH_JITTER = 8.0
+
+
+def iter_chunk_batches(
+    seqs: Sequences,
+    batch_chunks: int,
+    rng: np.random.Generator | None = None,
+    *,
+    by_length: bool = False,
+):
+    """Yield batches of ``batch_chunks`` chunk ids: shuffled with ``rng``, else in order.
+
+    With ``by_length``, chunks of similar length share a batch, so that little of a
+    batch is padding (attention costs grow with the longest chunk squared): chunks are
+    sorted by length (jittered by up to :data:`LENGTH_JITTER` tokens with ``rng``), cut
+    into batches, and the batches are shuffled with ``rng``. Every chunk is still
+    yielded once per call.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from types import SimpleNamespace
+    >>> seqs = SimpleNamespace(chunks=np.array([[0, 1, 50], [0, 1, 3], [0, 1, 40], [0, 1, 4]]))
+    >>> [b.tolist() for b in iter_chunk_batches(seqs, 2, by_length=True)]
+    [[1, 3], [2, 0]]
+    """
     order = np.arange(len(seqs.chunks))
+    if by_length:
+        length = (seqs.chunks[:, 2] - seqs.chunks[:, 0]).astype(float)
+        if rng is not None:
+            length = length + rng.uniform(0.0, LENGTH_JITTER, len(length))
+        order = np.argsort(length, kind="stable")
+        batches = [order[i : i + batch_chunks] for i in range(0, len(order), batch_chunks)]
+        if rng is not None:
+            batches = [batches[i] for i in rng.permutation(len(batches))]
+        yield from batches
+        return
     if rng is not None:
         order = rng.permutation(order)
     for i in range(0, len(order), batch_chunks):

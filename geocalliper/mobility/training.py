@@ -125,6 +125,10 @@ def train_next_location(
 ) -> tuple[pd.DataFrame, int]:
     """Train ``module`` in place; keep the weights of the best validation epoch.
 
+    Each epoch visits every training chunk once, in batches of ``config.batch_size``
+    chunks of similar length (:func:`iter_chunk_batches` with ``by_length``; less
+    padding, about 1.6× faster on FSQ-NYC than batches drawn at random) in random order.
+
     After ``patience`` epochs without improvement, training stops, unless
     ``lr_drops`` remain: then the best weights are restored, the learning rate is
     multiplied by 0.1 and training goes on (the reference MHSA schedule uses 2).
@@ -152,7 +156,7 @@ def train_next_location(
         t0 = time.perf_counter()
         module.train()
         total, count = 0.0, 0
-        for ids in iter_chunk_batches(train_seqs, config.batch_size, rng):
+        for ids in iter_chunk_batches(train_seqs, config.batch_size, rng, by_length=True):
             loss, n = batch_loss(
                 module,
                 train_seqs,
@@ -221,7 +225,7 @@ def evaluate_loss(
     module.eval()
     device = next(module.parameters()).device
     total, count = 0.0, 0
-    for ids in iter_chunk_batches(seqs, batch_size * 4):
+    for ids in iter_chunk_batches(seqs, batch_size * 4, by_length=True):
         loss, n = batch_loss(module, seqs, emb, vocab_emb, ids, device)
         total += float(loss) * n
         count += n
