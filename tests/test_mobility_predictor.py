@@ -352,10 +352,10 @@ def test_revisit_term_matches_its_formula():
             assert float(got[q, c]) == pytest.approx(expected, rel=1e-5, abs=1e-6)
 
 
-def test_sparse_revisits_match_the_dense_kernel_and_its_gradient():
-    """The revisit term is summed sparsely (a cut-off at REVISIT_CUTOFF widths, each
-    distinct position measured once); it must equal the dense sum over all window
-    visits and candidates, in value and in the width's gradient, for any query subset."""
+def test_revisits_over_distinct_positions_match_the_per_visit_kernel():
+    """The revisit term is summed over the batch's distinct positions (each measured
+    once); it must equal the sum over every window visit and candidate, in value and in
+    the width's gradient, for any query subset."""
     from geocalliper.mobility.module import REVISIT_GAIN, window_mask
 
     torch.manual_seed(1)
@@ -372,12 +372,12 @@ def test_sparse_revisits_match_the_dense_kernel_and_its_gradient():
     allowed = window_mask(day, query_day, ok, m.history_days).float()
     dist = torch.cdist(tok, cand.expand(b, -1, -1), compute_mode="donot_use_mm_for_euclid_dist")
     dense = torch.log1p(allowed @ torch.exp(-dist / (REVISIT_GAIN * m.revisit_log_width).exp()))
-    sparse = m.revisits(day, query_day, ok, tok, cand)
-    assert sparse.shape == (b, length, n_cand)
-    torch.testing.assert_close(sparse, dense, rtol=1e-5, atol=1e-6)
+    fast = m.revisits(day, query_day, ok, tok, cand)
+    assert fast.shape == (b, length, n_cand)
+    torch.testing.assert_close(fast, dense, rtol=1e-5, atol=1e-6)
     (g_dense,) = torch.autograd.grad(dense.sum(), m.revisit_log_width)
-    (g_sparse,) = torch.autograd.grad(sparse.sum(), m.revisit_log_width)
-    torch.testing.assert_close(g_sparse, g_dense, rtol=1e-4, atol=0.0)
+    (g_fast,) = torch.autograd.grad(fast.sum(), m.revisit_log_width)
+    torch.testing.assert_close(g_fast, g_dense, rtol=1e-4, atol=0.0)
     rows, cols = torch.tensor([2, 0, 1, 2]), torch.tensor([39, 5, 0, 17])
     some = m.revisits(day, query_day, ok, tok, cand, rows, cols)
     torch.testing.assert_close(some, dense.detach()[rows, cols], rtol=1e-5, atol=1e-6)

@@ -31,9 +31,6 @@ REVISIT_GAIN = 10.0
 #: knots of the distance term, in ``log1p(metres / DISTANCE_UNIT_M)`` (0 m … 55 km)
 DISTANCE_KNOTS = (0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0)
 DISTANCE_UNIT_M = 50.0
-#: the revisit kernel ignores candidates farther than this many widths from a visit
-#: (each such term is below exp(-30), about 1e-13)
-REVISIT_CUTOFF = 30.0
 #: features of a window's place: log1p(window visits), log1p(hours since the latest),
 #: is the last visit's place, log1p(distance from the last visit / 50 m)
 N_PLACE_FEATURES = 4
@@ -251,9 +248,9 @@ class MHSA(nn.Module):
         The queries are the tokens ``(rows[i], cols[i])``: the result is ``(M, C)``;
         without ``rows``/``cols`` every token is a query and the result is ``(B, L, C)``.
 
-        The kernel is summed sparsely: a window visit counts only for the candidates
-        within :data:`REVISIT_CUTOFF` widths of it (each left-out term is below
-        ``exp(-REVISIT_CUTOFF)``), and each distinct visited position is measured once.
+        Each distinct visited position is measured once: the sum is ``counts @ kernel``
+        with ``counts`` (M, P) the window visits of each query at each of the batch's
+        ``P`` distinct positions and ``kernel`` (P, C) (not ``(B, L, L) @ (B, L, C)``).
         """
         b, length = day.shape
         full = rows is None
@@ -272,21 +269,9 @@ class MHSA(nn.Module):
         pair, weight = torch.unique(q_idx * len(places) + place_of, return_counts=True)
         pair_q, pair_p = pair // len(places), pair % len(places)
         dist = torch.cdist(places, cand_xy, compute_mode="donot_use_mm_for_euclid_dist")
-        near_p, near_c = (dist < REVISIT_CUTOFF * width.detach()).nonzero(as_tuple=True)
-        near = torch.exp(-dist[near_p, near_c] / width)  # sorted by place
-        n_near = torch.bincount(near_p, minlength=len(places))
-        first = torch.cumsum(n_near, 0) - n_near
-        # every (query, place) pair times every candidate near that place
-        reps = n_near[pair_p]
-        pair_of = torch.repeat_interleave(torch.arange(len(pair), device=day.device), reps)
-        offset = torch.arange(len(pair_of), device=day.device) - torch.repeat_interleave(
-            torch.cumsum(reps, 0) - reps, reps
-        )
-        entry = first[pair_p][pair_of] + offset
-        values = weight[pair_of].to(near.dtype) * near[entry]
-        flat = pair_q[pair_of] * n_cand + near_c[entry]
-        total = torch.zeros(n_query * n_cand, device=day.device, dtype=near.dtype)
-        out = torch.log1p(total.index_add(0, flat, values)).view(n_query, n_cand)
+        counts = torch.zeros(n_query, len(places), device=day.device, dtype=dist.dtype)
+        counts[pair_q, pair_p] = weight.to(dist.dtype)
+        out = torch.log1p(counts @ torch.exp(-dist / width))
         return out.view(b, length, n_cand) if full else out
 
     def place_features(
