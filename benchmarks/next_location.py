@@ -385,6 +385,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         help="FSQ only: the reference MHSA shape and schedule (REFERENCE_SHAPE); with "
         "--max-epochs 1 a throughput figure",
     )
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a NextLocationPredictor parameter for every learned variant (JSON value), "
+        "e.g. --param unknown_rate=0.9; recorded in the results",
+    )
     parser.add_argument("--progress", action="store_true")
     parser.add_argument(
         "--threads", type=int, default=None, help="torch threads (default: every core)"
@@ -403,10 +411,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(markdown(saved))
         return saved
     args.training = {}
+    for item in args.param:
+        name, _, value = item.partition("=")
+        try:
+            args.training[name] = json.loads(value)
+        except json.JSONDecodeError:
+            args.training[name] = value
     if args.quick:
         args.max_epochs = 1
     if args.reference_shape:
-        args.datasets, args.training = ["fsq"], dict(REFERENCE_TRAINING)
+        args.datasets, args.training = ["fsq"], {**REFERENCE_TRAINING, **args.training}
         args.patience = REFERENCE_TRAINING["patience"]
         args.training.pop("patience")
         args.max_epochs = args.max_epochs or REFERENCE_EPOCHS
@@ -421,6 +435,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "calliper_params": None,
         "quick": args.quick,
         "reference_shape": args.reference_shape,
+        "params": dict(args.training),
         "machine": {
             "cpus": os.cpu_count(),
             "torch_threads": torch.get_num_threads(),
