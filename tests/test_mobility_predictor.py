@@ -244,15 +244,16 @@ def test_candidate_embeddings_are_computed_once_per_candidate_set(inductive, vis
     calls = _count_embeds(monkeypatch, inductive.calliper)
     again = inductive.predict(history, k=10, candidates=cands)
     pd.testing.assert_frame_equal(pd.DataFrame(first), pd.DataFrame(again))
-    assert calls == [len(history)]  # the history's visits only
+    own = len(history) + 1  # the history's visits and the query's placeholder only
+    assert calls == [own]
     inductive.predict(history, k=10)  # the known locations: embedded at fit
-    assert calls == [len(history)] * 2
+    assert calls == [own] * 2
     moved = cands.copy()
     moved["geometry"] = moved.geometry.translate(xoff=1e-4)
     inductive.predict(history, k=10, candidates=moved)
-    assert calls[-1] == len(moved)
+    assert calls[-2:] == [len(moved), own]  # the new set, once
     inductive.predict(history, k=10, candidates=moved)
-    assert calls[-1] == len(history)
+    assert calls[-1] == own
     for i in range(CANDIDATE_CACHE + 1):
         other = cands.iloc[: 50 + i]
         inductive.predict(history, k=5, candidates=other)
