@@ -219,6 +219,74 @@ def test_save_load_round_trip(inductive, visits, tmp_path):
     assert same.get_params()["head"] == "inductive"
 
 
+def _count_embeds(monkeypatch, calliper) -> list:
+    """Record the number of points of every ``embed_coords`` call of ``calliper``."""
+    calls: list[int] = []
+    real = calliper.embed_coords
+
+    def counting(xy, *args, **kw):
+        calls.append(len(xy))
+        return real(xy, *args, **kw)
+
+    monkeypatch.setattr(calliper, "embed_coords", counting)
+    return calls
+
+
+def test_candidate_embeddings_are_computed_once_per_candidate_set(inductive, visits, monkeypatch):
+    """Repeated predicts over the same candidates embed only the history; a new set is
+    embedded once; the cache keeps at most CANDIDATE_CACHE sets; results do not change."""
+    from geocalliper.mobility.predictor import CANDIDATE_CACHE
+
+    history = _test(visits)
+    history = history[history["user_id"] == 1].tail(6)
+    cands = _all_places(visits)
+    first = inductive.predict(history, k=10, candidates=cands)
+    calls = _count_embeds(monkeypatch, inductive.calliper)
+    again = inductive.predict(history, k=10, candidates=cands)
+    pd.testing.assert_frame_equal(pd.DataFrame(first), pd.DataFrame(again))
+    own = len(history) + 1  # the history's visits and the query's placeholder only
+    assert calls == [own]
+    inductive.predict(history, k=10)  # the known locations: embedded at fit
+    assert calls == [own] * 2
+    moved = cands.copy()
+    moved["geometry"] = moved.geometry.translate(xoff=1e-4)
+    inductive.predict(history, k=10, candidates=moved)
+    assert calls[-2:] == [len(moved), own]  # the new set, once
+    inductive.predict(history, k=10, candidates=moved)
+    assert calls[-1] == own
+    for i in range(CANDIDATE_CACHE + 1):
+        other = cands.iloc[: 50 + i]
+        inductive.predict(history, k=5, candidates=other)
+    assert len(inductive._cand_cache) == CANDIDATE_CACHE
+
+
+def test_saved_predictor_keeps_the_known_location_embeddings(
+    inductive, visits, tmp_path, monkeypatch
+):
+    """The known locations' embeddings travel with the model: loading embeds nothing,
+    and a loaded model ranks exactly as the saved one."""
+    from safetensors.torch import load_file
+
+    path = inductive.save(tmp_path / "p")
+    saved = load_file(str(path / "model.safetensors"))["locations.embedding"]
+    torch.testing.assert_close(saved, inductive._vocab_emb)
+    calls: list[int] = []
+    real = gc.CaLLiPer.embed_coords
+
+    def counting(self, xy, *args, **kw):
+        calls.append(len(xy))
+        return real(self, xy, *args, **kw)
+
+    monkeypatch.setattr(gc.CaLLiPer, "embed_coords", counting)
+    same = NextLocationPredictor.load(path, device="cpu", progress=False)
+    assert calls == []
+    history = _test(visits).groupby("user_id").tail(4)
+    a, b = inductive.predict(history, k=5), same.predict(history, k=5)
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(a.drop(columns="geometry")), pd.DataFrame(b.drop(columns="geometry"))
+    )
+
+
 def test_corrupt_model_directory(inductive, tmp_path):
     path = inductive.save(tmp_path / "p")
     cfg = json.loads((path / "config.json").read_text())

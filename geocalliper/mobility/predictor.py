@@ -8,7 +8,9 @@ model, sequences, split, training loop and metrics already live in their own mod
 
 from __future__ import annotations
 
+import hashlib
 import os
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +57,8 @@ _RUNTIME_PARAMS = ("calliper", "device", "progress")
 EVAL_CELLS = 2_000_000
 #: inductive scoring: queries per block (a block holds a few queries × candidates maps)
 PLACE_ROWS = 1024
+#: candidate sets (other than the known locations) whose embeddings are kept, most recent
+CANDIDATE_CACHE = 4
 
 
 def _json_id(value: Any) -> Any:
@@ -286,20 +290,66 @@ class NextLocationPredictor(ParamsMixin, FittedModuleMixin):
         )
         return table
 
+    def _project(self, lon: Any, lat: Any) -> np.ndarray:
+        """``(N, 2)`` float64: WGS84 points in the CaLLiPer model's projected CRS."""
+        crs = self._calliper_model().crs_
+        cached = self.__dict__.get("_transformer")
+        if cached is None or cached[0] != crs:  # building a Transformer costs milliseconds
+            cached = (crs, Transformer.from_crs(WGS84, crs, always_xy=True))
+            self._transformer = cached
+        x, y = cached[1].transform(np.asarray(lon, np.float64), np.asarray(lat, np.float64))
+        return np.column_stack([x, y])
+
+    def _uses_embeddings(self) -> bool:
+        calliper = self._calliper_model()
+        return calliper is not None and not (
+            self._features() == "lookup" and self._head() == "closed"
+        )
+
     def _visit_embeddings(self, lon: np.ndarray, lat: np.ndarray) -> torch.Tensor | None:
         """``(N, E + 2)`` float32: the frozen CaLLiPer embedding of each WGS84 point,
         then its projected ``x, y`` in metres, centred on the known locations."""
-        calliper = self._calliper_model()
-        if calliper is None or (self._features() == "lookup" and self._head() == "closed"):
+        if not self._uses_embeddings():
             return None
-        tf = Transformer.from_crs(WGS84, calliper.crs_, always_xy=True)
-        x, y = tf.transform(np.asarray(lon, np.float64), np.asarray(lat, np.float64))
-        xy = np.column_stack([x, y])
-        emb = calliper.embed_coords(xy, progress=False)
+        xy = self._project(lon, lat)
+        emb = self._calliper_model().embed_coords(xy, progress=False)
         if not hasattr(self, "_origin"):  # the first call is on the known locations
             self._origin = xy.mean(axis=0)
         out = np.hstack([emb, xy - self._origin]).astype(np.float32)
         return torch.from_numpy(out)
+
+    def _candidate_embeddings(self, lon: np.ndarray, lat: np.ndarray) -> torch.Tensor:
+        """:meth:`_visit_embeddings` of candidate points, computed once per point set.
+
+        The known locations' are computed at ``fit`` (and saved with the model); of
+        other sets, the :data:`CANDIDATE_CACHE` most recently used are kept, so that
+        repeated ``predict`` calls over the same candidates embed nothing."""
+        lon = np.ascontiguousarray(lon, np.float64)
+        lat = np.ascontiguousarray(lat, np.float64)
+        known = self.locations_
+        if len(lon) == len(known) and (
+            np.array_equal(lon, known["lon"].to_numpy(np.float64))
+            and np.array_equal(lat, known["lat"].to_numpy(np.float64))
+        ):
+            return self._vocab_emb
+        key = hashlib.blake2b(lon.tobytes() + lat.tobytes(), digest_size=16).digest()
+        cache = self.__dict__.setdefault("_cand_cache", OrderedDict())
+        if key not in cache:
+            cache[key] = self._visit_embeddings(lon, lat)
+            while len(cache) > CANDIDATE_CACHE:
+                cache.popitem(last=False)
+        cache.move_to_end(key)
+        return cache[key]
+
+    def _candidate_vectors(self, cand_emb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``cand_emb`` on the device and its ``module_.candidate_vectors``, kept for the
+        last candidate tensor (the module is frozen after ``fit``)."""
+        memo = self.__dict__.get("_vec_memo")
+        if memo is None or memo[0] is not cand_emb or memo[1] is not self.module_:
+            cand = cand_emb.to(self.device_)
+            memo = (cand_emb, self.module_, cand, self.module_.candidate_vectors(cand[:, :-2]))
+            self._vec_memo = memo
+        return memo[2], memo[3]
 
     def _encode(
         self, table: pd.DataFrame, hidden: np.ndarray | None = None, **kw: Any
@@ -318,15 +368,21 @@ class NextLocationPredictor(ParamsMixin, FittedModuleMixin):
             table, loc_idx.astype(np.int64), user_idx.astype(np.int64), hidden=hidden, **options
         )
 
-    def _set_vocab(self, locations: pd.DataFrame, users: list) -> None:
+    def _set_vocab(
+        self, locations: pd.DataFrame, users: list, vocab_emb: torch.Tensor | None = None
+    ) -> None:
         self.locations_ = locations
         self.users_ = users
         self._loc_index = pd.Series(np.arange(len(locations)), index=locations.index)
         self._user_index = pd.Series(np.arange(len(users)), index=pd.Index(users, dtype=object))
-        self.__dict__.pop("_origin", None)
-        self._vocab_emb = self._visit_embeddings(
-            locations["lon"].to_numpy(), locations["lat"].to_numpy()
-        )
+        for cached in ("_origin", "_cand_cache", "_vec_memo"):
+            self.__dict__.pop(cached, None)
+        lon, lat = locations["lon"].to_numpy(), locations["lat"].to_numpy()
+        if vocab_emb is not None and self._uses_embeddings():
+            self._origin = self._project(lon, lat).mean(axis=0)
+            self._vocab_emb = vocab_emb
+        else:
+            self._vocab_emb = self._visit_embeddings(lon, lat)
 
     def _new_module(self) -> MHSA:
         calliper = self._calliper_model()
@@ -481,7 +537,7 @@ class NextLocationPredictor(ParamsMixin, FittedModuleMixin):
             lon, lat = ll.x.to_numpy(), ll.y.to_numpy()
             geometry = geoms.reset_index(drop=True)
         pos = self._loc_index.reindex(ids).fillna(-1).to_numpy().astype(np.int64)
-        emb = self._visit_embeddings(lon, lat) if self._head() == "inductive" else None
+        emb = self._candidate_embeddings(lon, lat) if self._head() == "inductive" else None
         return ids, pos, emb, geometry
 
     @torch.no_grad()
@@ -501,8 +557,7 @@ class NextLocationPredictor(ParamsMixin, FittedModuleMixin):
         known = pos_t >= 0
         inductive = self._head() == "inductive"
         if inductive:
-            cand = cand_emb.to(device)
-            cand_vec = module.candidate_vectors(cand[:, :-2])
+            cand, cand_vec = self._candidate_vectors(cand_emb)
             bias_idx = torch.where(known, pos_t + 1, torch.zeros_like(pos_t))
         emb_dev = emb.to(device) if emb is not None else None
         place = inductive and module.place_in is not None
@@ -735,6 +790,8 @@ class NextLocationPredictor(ParamsMixin, FittedModuleMixin):
         tensors["locations.lonlat"] = torch.from_numpy(
             np.array(self.locations_[["lon", "lat"]], dtype=np.float64)
         )
+        if self._vocab_emb is not None:  # so that a loaded model embeds nothing to start
+            tensors["locations.embedding"] = self._vocab_emb.contiguous()
         with staged_dir(folder) as staged:  # all or nothing, the CaLLiPer model included
             if calliper is not None:
                 calliper.save(staged / CALLIPER_SUBDIR)
@@ -766,7 +823,17 @@ class NextLocationPredictor(ParamsMixin, FittedModuleMixin):
                 {"lon": lonlat[:, 0], "lat": lonlat[:, 1], "count": config["location_counts"]},
                 index=pd.Index(config["locations"], dtype=object),
             )
-            model._set_vocab(locations, list(config["users"]))
+            vocab_emb = tensors.pop("locations.embedding", None)
+            if vocab_emb is not None and calliper is not None:
+                want = (len(locations), calliper.embedding_dim + 2)
+                if tuple(vocab_emb.shape) != want:
+                    raise ModelFileError(
+                        f"The saved location embeddings {tuple(vocab_emb.shape)} do not match "
+                        f"the config.json ({want} expected). Save the predictor again with "
+                        "model.save(path)."
+                    )
+                vocab_emb = vocab_emb.float()
+            model._set_vocab(locations, list(config["users"]), vocab_emb)
             module = model._new_module()
             module.load_state_dict(tensors, strict=True)
         except ModelFileError:

@@ -163,6 +163,15 @@ def _id_kinds(values: Any) -> np.ndarray:
             return "int-text" if _INTEGER_TEXT.match(v.strip()) else "text"
         return "other"
 
+    # fast paths for one-type columns (a predictor matches thousands of ids per call)
+    inferred = pd.api.types.infer_dtype(values, skipna=False)
+    n = len(values)
+    if inferred == "integer":
+        return np.full(n, "int", dtype=object)
+    if inferred == "string":
+        texts = pd.Series(np.asarray(values, dtype=object), dtype=object).str.strip()
+        is_int = texts.str.match(_INTEGER_TEXT.pattern).to_numpy(dtype=bool)
+        return np.where(is_int, "int-text", "text").astype(object)
     return np.array([kind(v) for v in values], dtype=object)
 
 
