@@ -648,7 +648,7 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
                     "bfloat16 instructions (AVX-512 BF16 or AMX), so torch emulates them. "
                     "Use precision='int8' for speed on this CPU, or 'bf16' on a GPU."
                 ),
-                stacklevel=3,
+                stacklevel=4,
             )
         net, dtype = low_precision_net(source, precision)
         cache[precision] = {
