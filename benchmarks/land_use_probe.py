@@ -16,7 +16,10 @@ budgets (1%, 10%, 100% of the labelled training POIs; several random draws each)
 
 The features compared, all measured in the same run, for every pre-training seed:
 
-* ``pretrained``: the fitted model's embeddings;
+* ``pretrained``: the fitted model's embeddings; with ``--precision bf16 int8`` also
+  ``pretrained bf16`` / ``pretrained int8``: the same model's embeddings computed with
+  ``embed_coords(precision=...)``, so the effect of reduced precision on the probe is
+  read off one run, same draws;
 * ``untrained``: the same architecture and seed, randomly initialised, never trained;
 * ``encoding``: the positional-encoding features alone (the model's, untrained);
 * ``coordinates``: kNN on the projected coordinates;
@@ -34,6 +37,7 @@ Run from the repository root::
 
     HF_HUB_OFFLINE=1 python benchmarks/land_use_probe.py             # 3 seeds x 5 draws
     HF_HUB_OFFLINE=1 python benchmarks/land_use_probe.py --quick     # smoke test
+    HF_HUB_OFFLINE=1 python benchmarks/land_use_probe.py --precision bf16 int8  # + reduced
 """
 
 from __future__ import annotations
@@ -66,6 +70,7 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 from zero_shot import metrics, top_categories  # noqa: E402
 
 import geocalliper  # noqa: E402
+from geocalliper.calliper.estimator import PRECISIONS  # noqa: E402
 
 DEFAULT_DATA = Path(  # GEOCALLIPER_DATA: the one data variable of tests and examples too
     os.environ.get("GEOCALLIPER_DATA") or ROOT.parent / "shared" / "data"
@@ -174,6 +179,12 @@ def run_seed(pois, top, args, seed: int, variants: dict[str, dict]) -> list[dict
         features = {
             "pretrained": (model.embed_coords(xy_tr), model.embed_coords(xy_te)),
         }
+        for precision in args.precision:  # the same model, embedded in reduced precision
+            if precision != "fp32":
+                features[f"pretrained {precision}"] = (
+                    model.embed_coords(xy_tr, precision=precision),
+                    model.embed_coords(xy_te, precision=precision),
+                )
         if not args.no_controls and not smoothed:
             # the pre-training texts smoothed over space: what they hold, without learning
             fit_xy = fit_set.to_crs(model.crs_).geometry.get_coordinates().to_numpy()
@@ -360,6 +371,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument(
         "--quick", action="store_true", help="3,000 POIs, 1 seed, 2 draws, 200 steps"
     )
+    parser.add_argument(
+        "--precision",
+        nargs="+",
+        choices=PRECISIONS,
+        default=[],
+        help="also probe the pre-trained embeddings computed in these inference precisions "
+        "(embed_coords(precision=...)), as methods 'pretrained bf16' / 'pretrained int8' "
+        "beside the fp32 'pretrained', same model and draws",
+    )
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--progress", action="store_true")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
@@ -388,6 +408,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "benchmark": "land_use_probe",
         "command": " ".join(sys.argv),
         "variants": variants,
+        "precisions": ["fp32", *(p for p in args.precision if p != "fp32")],
         "seeds": args.seeds,
         "draws": args.draws,
         "budgets": args.budgets,

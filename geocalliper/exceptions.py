@@ -140,3 +140,10 @@ class NoDefaultModelError(GeocalliperError, TypeError):
 
 class OSMDownloadError(GeocalliperError, OSError):
     """An OpenStreetMap extract could not be fetched (offline, or an unknown place name)."""
+
+
+class SlowPrecisionWarning(UserWarning):
+    """A reduced precision was asked for where this machine has no fast kernels for it:
+    e.g. ``precision="bf16"`` on a CPU without native bfloat16 (AVX-512 BF16 or AMX),
+    where torch emulates it and runs slower than float32. ``precision="int8"`` is the
+    fast reduced precision on such CPUs."""

@@ -11,6 +11,7 @@ splitting the class itself would scatter one public object over several files.
 
 from __future__ import annotations
 
+import copy
 import inspect
 import math
 import os
@@ -37,6 +38,7 @@ from ..exceptions import (
     MissingProjectorError,
     ModelFileError,
     OutsideTrainingAreaWarning,
+    SlowPrecisionWarning,
 )
 from ..io.persistence import load_model_dir, save_model_dir
 from ..io.poi import make_text
@@ -85,6 +87,72 @@ def default_batch_size(device: torch.device) -> int:
     cache run fastest (measured in ``benchmarks/encoder_throughput.py``), large on a GPU.
     """
     return 65_536 if device.type == "cuda" else 4_096
+
+
+#: inference precisions of :meth:`CaLLiPer.embed_coords` and :meth:`CaLLiPer.embed`
+PRECISIONS = ("fp32", "bf16", "int8")
+
+
+def check_precision(precision: Any) -> str:
+    """Return ``precision`` if it is one of :data:`PRECISIONS`, else raise ``ValueError``.
+
+    Examples
+    --------
+    >>> check_precision("bf16")
+    'bf16'
+    >>> check_precision("fp16")
+    Traceback (most recent call last):
+    ...
+    ValueError: precision must be one of 'fp32', 'bf16', 'int8', got 'fp16'. ...
+    """
+    if not isinstance(precision, str) or precision not in PRECISIONS:
+        raise ValueError(
+            f"precision must be one of {', '.join(map(repr, PRECISIONS))}, got "
+            f"{precision!r}. 'fp32' (default) is exact; 'bf16' runs the location encoder's "
+            "network in bfloat16 (fast on GPUs and CPUs with native bf16); 'int8' runs it "
+            "with dynamically quantised int8 weights (CPU only)."
+        )
+    return precision
+
+
+def low_precision_net(net: torch.nn.Module, precision: str) -> tuple[torch.nn.Module, torch.dtype]:
+    """A reduced-precision copy of the FCNet ``net`` and the dtype its input must have.
+
+    ``"bf16"``: a bfloat16 copy (on ``net``'s device; faster than ``torch.autocast``,
+    which re-casts the weights on every call). ``"int8"``: ``Linear`` layers dynamically
+    quantised to int8 weights (``torch.ao.quantization.quantize_dynamic``; activations
+    are quantised per batch), float32 in and out, CPU only. ``net`` is left unchanged.
+
+    Examples
+    --------
+    >>> from geocalliper.encoders import FCNet
+    >>> net = FCNet(8, 4, hidden_features=16, num_blocks=1).eval()
+    >>> low, dtype = low_precision_net(net, "bf16")
+    >>> dtype, low(torch.zeros(2, 8, dtype=dtype)).shape
+    (torch.bfloat16, torch.Size([2, 4]))
+    """
+    with torch.no_grad():
+        clone = copy.deepcopy(net).eval()
+        for p in clone.parameters():
+            p.requires_grad_(False)
+        if precision == "bf16":
+            return clone.to(torch.bfloat16), torch.bfloat16
+        if precision != "int8":
+            raise ValueError(f"no reduced-precision copy for precision={precision!r}")
+        device = next(net.parameters()).device
+        if device.type != "cpu":
+            raise ValueError(
+                f"precision='int8' runs on the CPU only (torch's dynamic int8 quantisation "
+                f"has no {device.type} kernels), but this model is on {device}. Use "
+                "precision='bf16' on a GPU, or load the model with device='cpu'."
+            )
+        with warnings.catch_warnings():  # torch.ao.quantization's deprecation notices
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", UserWarning)
+            quantized = torch.ao.quantization.quantize_dynamic(
+                clone.float(), {torch.nn.Linear}, dtype=torch.qint8
+            )
+        return quantized, torch.float32
 
 
 class CaLLiPer(ParamsMixin, FittedModuleMixin):
@@ -440,6 +508,7 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
         history, best_step = train_contrastive(module, data, train_idx, val_idx, config)
         t_train = time.perf_counter() - t0 - t_text
 
+        self.__dict__.pop("_precision_nets", None)  # converted copies of the old weights
         self.module_ = module
         self.crs_ = crs
         self.history_ = history
@@ -476,12 +545,50 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
         batch_size: int | None = None,
         normalize: bool = False,
         progress: bool | None = None,
+        precision: str = "fp32",
     ) -> np.ndarray:
         """Embed ``(N, 2)`` coordinates already in :attr:`crs_` (metres).
 
         The low-level path under :meth:`embed`: no reprojection, no checks beyond
-        finiteness. Returns ``(N, embedding_dim)`` in the model's dtype.
+        finiteness.
+
+        Parameters
+        ----------
+        xy
+            ``(N, 2)`` coordinates in :attr:`crs_`.
+        batch_size
+            Points per forward pass; default: 4,096 on a CPU, 65,536 on a GPU.
+        normalize
+            L2-normalise the embeddings.
+        progress
+            Show a progress bar for more than 262,144 points (default: ``progress``).
+        precision
+            ``"fp32"`` (default): the model's own dtype, exact. ``"bf16"``: the location
+            encoder's network (FCNet) runs in bfloat16; fast on GPUs and on CPUs with
+            native bf16 (AVX-512 BF16, AMX), slower than fp32 elsewhere (it then warns
+            with :class:`~geocalliper.exceptions.SlowPrecisionWarning`). ``"int8"``:
+            the FCNet's Linear layers are dynamically quantised to int8 (CPU only;
+            a model on a GPU raises ``ValueError``). Either way the positional encoding
+            stays in the model's dtype (the sine of a coordinate in metres needs it) and
+            the output keeps the model's dtype; the converted network is built once and
+            cached on the model until it is refitted or its weights change. Errors of a
+            reduced precision are measured in ``benchmarks/encoder_throughput.py``.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(N, embedding_dim)`` in the model's dtype (float32 by default).
+
+        Examples
+        --------
+        >>> xy = np.array([[585_000.0, 4_511_000.0]])                     # doctest: +SKIP
+        >>> model.embed_coords(xy).shape                                    # doctest: +SKIP
+        (1, 128)
+        >>> fast = model.embed_coords(xy, precision="int8")                 # doctest: +SKIP
+        >>> float(np.abs(fast - model.embed_coords(xy)).max()) < 0.1      # doctest: +SKIP
+        True
         """
+        precision = check_precision(precision)
         self._check_fitted()
         xy = np.asarray(xy, dtype=np.float64)
         if xy.ndim != 2 or xy.shape[1] != 2:
@@ -491,6 +598,16 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
         self._warn_outside(xy)
         module = self.module_.eval()
         device = self.device_
+        out_dtype = _DTYPES[self.dtype]
+        if precision == "fp32":
+            encode = module.location
+        else:
+            net, net_dtype = self._low_precision_net(precision)
+            encoding = module.location.encoding
+
+            def encode(chunk: torch.Tensor) -> torch.Tensor:
+                return net(encoding(chunk).to(net_dtype)).to(out_dtype)
+
         batch_size = batch_size or default_batch_size(device)
         out = np.empty((len(xy), self.embedding_dim), dtype=np.dtype(self.dtype))
         show = (self.progress if progress is None else progress) and len(xy) > 262_144
@@ -498,11 +615,57 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
             range(0, len(xy), batch_size), desc="embed", unit="batch", disable=not show
         ):
             chunk = torch.from_numpy(xy[start : start + batch_size]).to(device)
-            emb = module.location(chunk)
+            emb = encode(chunk)
             if normalize:
                 emb = torch.nn.functional.normalize(emb, dim=-1)
             out[start : start + len(chunk)] = emb.cpu().numpy()
         return out
+
+    def _low_precision_net(self, precision: str) -> tuple[torch.nn.Module, torch.dtype]:
+        """The location encoder's FCNet converted to ``precision``, and its input dtype.
+
+        Converted once and cached on the model; the cache is rebuilt when ``module_`` is
+        replaced (``fit``), moved to another device, or its weights are changed in place
+        (their tensors' version counters move), so it never serves stale weights.
+        """
+        source = self.module_.location.net
+        device = self.device_
+        # bumped by every in-place change of a weight (load_state_dict, optimiser steps)
+        versions = tuple(p._version for p in source.parameters())
+        cache = self.__dict__.setdefault("_precision_nets", {})
+        entry = cache.get(precision)
+        if (
+            entry is not None
+            and entry["source"] is source
+            and entry["device"] == device
+            and entry["versions"] == versions
+        ):
+            return entry["net"], entry["dtype"]
+        if precision == "bf16" and device.type == "cpu" and not _cpu_has_bf16():
+            warnings.warn(
+                SlowPrecisionWarning(
+                    "precision='bf16' on this CPU runs slower than 'fp32': it has no native "
+                    "bfloat16 instructions (AVX-512 BF16 or AMX), so torch emulates them. "
+                    "Use precision='int8' for speed on this CPU, or 'bf16' on a GPU."
+                ),
+                stacklevel=4,
+            )
+        net, dtype = low_precision_net(source, precision)
+        cache[precision] = {
+            "source": source,
+            "device": device,
+            "versions": versions,
+            "net": net,
+            "dtype": dtype,
+        }
+        return net, dtype
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle (e.g. to Dask workers) without the cached reduced-precision networks;
+        they are rebuilt on first use."""
+        state = self.__dict__.copy()
+        state.pop("_precision_nets", None)
+        return state
 
     def outside_distance(self, xy: np.ndarray) -> np.ndarray:
         """Metres from each ``(x, y)`` in :attr:`crs_` to the training extent (0 inside).
@@ -568,6 +731,7 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
         *,
         batch_size: int | None = None,
         normalize: bool = False,
+        precision: str = "fp32",
     ) -> pd.DataFrame:
         """Embed points given in any CRS.
 
@@ -583,16 +747,29 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
             batches run fastest there), 65,536 on a GPU.
         normalize
             L2-normalise the embeddings (as the contrastive loss sees them).
+        precision
+            ``"fp32"`` (default, exact), ``"bf16"`` or ``"int8"`` (CPU only): the
+            precision of the location encoder's network; see :meth:`embed_coords`.
 
         Returns
         -------
         pandas.DataFrame
             Aligned to the input index, columns ``calliper_0 …``, float32 (float64
-            when the model was built with ``dtype="float64"``).
+            when the model was built with ``dtype="float64"``), whatever ``precision``.
+
+        Examples
+        --------
+        >>> emb = model.embed(pois)                                       # doctest: +SKIP
+        >>> fast = model.embed(pois, precision="int8")                    # doctest: +SKIP
+        >>> fast.dtypes.unique()                                          # doctest: +SKIP
+        array([dtype('float32')], dtype=object)
         """
         from ..spatial.reduce import embed_geometries
 
-        return embed_geometries(self, points, batch_size=batch_size, normalize=normalize)
+        check_precision(precision)
+        return embed_geometries(
+            self, points, batch_size=batch_size, normalize=normalize, precision=precision
+        )
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike) -> Path:
@@ -836,6 +1013,14 @@ class CaLLiPer(ParamsMixin, FittedModuleMixin):
         from ..zeroshot.scoring import describe
 
         return describe(self, points, candidates, k, prior=prior, batch_size=batch_size)
+
+
+def _cpu_has_bf16() -> bool:
+    """Whether this CPU has native bfloat16 matmuls (oneDNN's check: AVX-512 BF16 / AMX)."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # a torch build without oneDNN
+        return False
 
 
 def _epoch_at(history: pd.DataFrame, step: int) -> float:

@@ -111,6 +111,11 @@ def keyed_sample_xy(
     return out.reshape(-1, 2)
 
 
+def _precision_kwargs(precision: str | None) -> dict[str, str]:
+    """``{"precision": precision}`` for ``embed_coords``, or nothing when ``None``."""
+    return {} if precision is None else {"precision": precision}
+
+
 def mean_embedding(
     model: CaLLiPer,
     geoms: gpd.GeoSeries,
@@ -120,17 +125,19 @@ def mean_embedding(
     seed: int = 0,
     batch_size: int | None = None,
     name: str = "geometries",
+    precision: str | None = None,
 ) -> np.ndarray:
     """Mean embedding of ``n_samples`` keyed sample points inside each geometry.
 
     The geometries are reprojected to ``model.crs_`` and sampled there (uniform in
-    metres). Returns ``(len(geoms), embedding_dim)`` in the model's dtype.
+    metres). Returns ``(len(geoms), embedding_dim)`` in the model's dtype. ``precision``
+    is passed to ``model.embed_coords`` unless ``None``.
     """
     check_geographic_range(geoms, name)
     local = geoms if CRS(geoms.crs) == model.crs_ else geoms.to_crs(model.crs_)
     xy = keyed_sample_xy(local, keys, n_samples, seed)
     check_projected(xy.reshape(len(geoms), -1), geoms.index, model.crs_, name)
-    emb = model.embed_coords(xy, batch_size=batch_size)
+    emb = model.embed_coords(xy, batch_size=batch_size, **_precision_kwargs(precision))
     mean = emb.reshape(len(geoms), n_samples, -1).mean(axis=1, dtype=np.float64)
     return mean.astype(emb.dtype, copy=False)
 
@@ -144,6 +151,7 @@ def embed_geometries(
     *,
     batch_size: int | None = None,
     normalize: bool = False,
+    precision: str | None = None,
 ) -> pd.DataFrame:
     """Embed points, lines and polygons in any CRS; one row per input row.
 
@@ -172,6 +180,10 @@ def embed_geometries(
         batches run fastest there), 65,536 on a GPU.
     normalize
         L2-normalise the final vectors (after averaging).
+    precision
+        ``"fp32"``, ``"bf16"`` or ``"int8"``: the precision of the encoder's network
+        (see :meth:`geocalliper.CaLLiPer.embed_coords`); ``None`` (default): the
+        encoder's default, so encoders without the option work too.
 
     Returns
     -------
@@ -211,10 +223,12 @@ def embed_geometries(
 
     if how == "centroid" or is_point.all():
         xy = geometries_to_xy(geoms, model.crs_, name="geometries", warn=False)
-        out[:] = model.embed_coords(xy, batch_size=batch_size)
+        out[:] = model.embed_coords(xy, batch_size=batch_size, **_precision_kwargs(precision))
     else:
         xy = geometries_to_xy(geoms[is_point], model.crs_, name="points", warn=False)
-        out[is_point] = model.embed_coords(xy, batch_size=batch_size)
+        out[is_point] = model.embed_coords(
+            xy, batch_size=batch_size, **_precision_kwargs(precision)
+        )
         other = geoms[~is_point]
         out[~is_point] = mean_embedding(
             model,
@@ -223,6 +237,7 @@ def embed_geometries(
             n_samples=n_samples,
             seed=seed,
             batch_size=batch_size,
+            precision=precision,
         )
     if normalize:
         norms = np.linalg.norm(out, axis=1, keepdims=True)
