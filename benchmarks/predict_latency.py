@@ -32,7 +32,6 @@ for _path in (ROOT, ROOT / "benchmarks"):  # run as a script without installing 
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from next_location import SHAPES, VARIANTS, all_places, latency  # noqa: E402
 from nyc_pois import load_nyc_pois  # noqa: E402
@@ -114,5 +113,4 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    np.set_printoptions(precision=3)
     main()
